@@ -1,0 +1,101 @@
+"""Environments by name: our DADS robots, and any other Gymnasium id passed through."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+
+import gymnasium
+import numpy as np
+
+from envs import locomotion, point_mass
+from envs.skill_wrapper import SkillWrapper
+from envs.specs import ObservationSpec
+from lib.skill_prior import SkillPrior
+
+# Ant: qpos[3:7] is the torso orientation quaternion, qvel[0:2] (obs 15, 16) the x-y
+# velocity. The heading of 'x-y-heading' is carried by that quaternion.
+_ANT_SPEC = ObservationSpec(29, num_hidden=2, reduced={
+    1: (0,), 2: (0, 1), 3: (0, 1, 3, 4, 5, 6), 4: (0, 1, 15, 16)})
+_POINT_SPEC = ObservationSpec(6, num_hidden=2, reduced={1: (0,), 2: (0, 1), 3: (0, 1, 2)})
+_HUMANOID_SPEC = ObservationSpec(47, num_hidden=2, reduced={1: (0,), 2: (0, 1)})
+_CHEETAH_SPEC = ObservationSpec(18, num_hidden=1, reduced={1: (0,)})
+
+
+@dataclasses.dataclass(frozen=True)
+class EnvEntry:
+  make: Callable[..., gymnasium.Env]
+  spec: ObservationSpec
+  goal_env: str | None = None  # The goal-reaching twin used by evaluation.
+  default_goals: tuple[tuple[float, float], ...] = ()
+  camera_distance: float | None = None
+  camera_tracks_robot: bool = True  # False: a fixed camera over the arena.
+
+
+# The paper's goals for Ant; point_mass's are scaled into its [-2, 2]^2 arena.
+ANT_GOALS = ((10.0, 10.0), (-10.0, 10.0), (-10.0, -10.0), (10.0, -10.0), (0.0, -10.0),
+             (5.0, 10.0))
+POINT_MASS_GOALS = tuple((x / 6.0, y / 6.0) for x, y in ANT_GOALS)
+
+REGISTRY: dict[str, EnvEntry] = {
+    "Ant-v1": EnvEntry(locomotion.AntEnv, _ANT_SPEC, "Ant-v1_goal", ANT_GOALS, 8.0),
+    "Ant-v1_goal": EnvEntry(lambda: locomotion.AntGoalEnv(goal=ANT_GOALS[0]), _ANT_SPEC,
+                            "Ant-v1_goal", ANT_GOALS, 8.0),
+    "HalfCheetah-v1": EnvEntry(locomotion.HalfCheetahEnv, _CHEETAH_SPEC, camera_distance=6.0),
+    "Humanoid-v1": EnvEntry(locomotion.HumanoidEnv, _HUMANOID_SPEC, camera_distance=6.0),
+    "point_mass": EnvEntry(point_mass.PointMassEnv, _POINT_SPEC, "point_mass_goal",
+                           POINT_MASS_GOALS, 6.5, camera_tracks_robot=False),
+    "point_mass_goal": EnvEntry(lambda: point_mass.PointMassGoalEnv(goal=POINT_MASS_GOALS[0]),
+                                _POINT_SPEC, "point_mass_goal", POINT_MASS_GOALS, 6.5,
+                                camera_tracks_robot=False),
+}
+# Robots of the original code that this project does not ship.
+NOT_SHIPPED = ("DKitty", "DClaw", "HandBlock")
+
+
+def known_environments() -> tuple[str, ...]:
+  return tuple(REGISTRY)
+
+
+def lookup(name: str) -> EnvEntry:
+  """Our entry for `name`, or a pass-through entry for a Gymnasium id.
+
+  Raises ValueError naming the known environments when `name` is neither.
+  """
+  if name in REGISTRY:
+    return REGISTRY[name]
+  known = ", ".join(REGISTRY)
+  if any(robot in name for robot in NOT_SHIPPED):
+    raise ValueError(f"--environment={name}: this robot is not shipped; known: {known}, "
+                     "or any Gymnasium id")
+  try:
+    gym_spec = gymnasium.spec(name)
+  except gymnasium.error.Error:
+    raise ValueError(f"--environment={name} is unknown; known: {known}, or any registered "
+                     "Gymnasium id such as Hopper-v5") from None
+  probe = gymnasium.make(gym_spec, disable_env_checker=True)
+  obs_dim = int(np.prod(probe.observation_space.shape))
+  if not isinstance(probe.action_space, gymnasium.spaces.Box):
+    raise ValueError(f"--environment={name} has a discrete action space; DADS' SAC needs "
+                     "continuous actions")
+  probe.close()
+  return EnvEntry(lambda: gymnasium.make(name, disable_env_checker=True,
+                                         max_episode_steps=None).unwrapped,
+                  ObservationSpec(obs_dim))
+
+
+def get_environment(name: str) -> gymnasium.Env:
+  """A fresh, unwrapped environment (no time limit: SkillWrapper owns that)."""
+  return lookup(name).make()
+
+
+def make_skill_env(name: str, prior: SkillPrior, rng: np.random.Generator, *,
+                   max_env_steps: int, min_steps_before_resample: int = 2000,
+                   resample_prob: float = 0.0) -> SkillWrapper:
+  """`get_environment(name)` wrapped with skills, seeded from `rng`."""
+  env = get_environment(name)
+  env.reset(seed=int(rng.integers(2**31 - 1)))
+  env.action_space.seed(int(rng.integers(2**31 - 1)))
+  return SkillWrapper(env, prior, rng, max_env_steps=max_env_steps,
+                      min_steps_before_resample=min_steps_before_resample,
+                      resample_prob=resample_prob)

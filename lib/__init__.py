@@ -1,0 +1,1 @@
+"""Algorithm-agnostic infrastructure: priors, networks, buffers, logging, video."""

@@ -1,0 +1,1 @@
+"""DADS and off-DADS: unsupervised skill discovery with skill dynamics, in JAX."""

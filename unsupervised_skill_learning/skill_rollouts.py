@@ -1,0 +1,84 @@
+"""Running one skill for an episode and recording what it did (video, x-y path)."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+from collections.abc import Callable, Sequence
+
+import numpy as np
+
+from envs import SkillWrapper, lookup
+from lib import plots, rendering, video
+
+# policy(obs_with_skill [obs_dim + skill_dim]) -> action [action_dim]
+Policy = Callable[[np.ndarray], np.ndarray]
+
+
+@dataclasses.dataclass
+class SkillRollout:
+  skill: np.ndarray          # [skill_dim]
+  observations: np.ndarray   # [T + 1, obs_dim], without the skill
+  frames: list               # [T + 1] uint8 [H, W, 3], empty when not rendered
+
+
+def rollout_skill(env: SkillWrapper, policy: Policy, skill: np.ndarray, *,
+                  renderer: rendering.FrameRenderer | None = None) -> SkillRollout:
+  """Runs `skill` from a fresh reset until the episode ends."""
+  env.set_preset_skill(skill)
+  obs, _ = env.reset()
+  observations, frames = [obs[:env.obs_dim]], []
+  if renderer is not None:
+    frames.append(renderer.render(env.unwrapped.data))
+  done = False
+  while not done:
+    obs, _, terminated, truncated, _ = env.step(policy(obs))
+    observations.append(obs[:env.obs_dim])
+    if renderer is not None:
+      frames.append(renderer.render(env.unwrapped.data))
+    done = terminated or truncated
+  env.set_preset_skill(None)
+  return SkillRollout(np.asarray(skill, np.float32), np.asarray(observations), frames)
+
+
+def record_skills(env: SkillWrapper, env_name: str, policy: Policy,
+                  skills: Sequence[np.ndarray], out_dir: str, *, vid_name: str = "skill",
+                  render: bool = True, predicted: Sequence[np.ndarray] | None = None,
+                  fps: int = 20) -> list[SkillRollout]:
+  """One mp4 per skill (`<vid_name>_<i>.mp4`), `traj_plot.png` of the x-y paths and
+  `skills.json` (each skill and its final x-y) in out_dir."""
+  os.makedirs(out_dir, exist_ok=True)
+  renderer = None
+  if render:
+    entry = lookup(env_name)
+    renderer = rendering.FrameRenderer(env.unwrapped.model, distance=entry.camera_distance,
+                                       track_body=1 if entry.camera_tracks_robot else None,
+                                       elevation=-45.0 if entry.camera_tracks_robot else -70.0)
+  try:
+    rollouts = [rollout_skill(env, policy, z, renderer=renderer) for z in skills]
+  finally:
+    if renderer is not None:
+      renderer.close()
+  for i, r in enumerate(rollouts):
+    if r.frames:
+      video.write_mp4(os.path.join(out_dir, f"{vid_name}_{i}.mp4"), r.frames, fps=fps)
+  position_dims = lookup(env_name).spec.num_hidden
+  paths = [_xy(r.observations, position_dims) for r in rollouts]
+  labels = ["z=" + np.array2string(r.skill, precision=2, separator=",") for r in rollouts]
+  plots.plot_trajectories(os.path.join(out_dir, "traj_plot.png"), paths, labels=labels,
+                          predicted=predicted, title=f"{env_name}: skill trajectories")
+  meta = [{"skill": r.skill.tolist(), "final_xy": paths[i][-1].tolist(),
+           "video": f"{vid_name}_{i}.mp4" if r.frames else None}
+          for i, r in enumerate(rollouts)]
+  with open(os.path.join(out_dir, "skills.json"), "w", encoding="utf-8") as f:
+    json.dump(meta, f, indent=1)
+  return rollouts
+
+
+def _xy(observations: np.ndarray, position_dims: int) -> np.ndarray:
+  """[T, obs_dim] -> [T, 2] to draw: x-y for planar robots; a 1-D position (HalfCheetah)
+  against time / 100; the first two observations when the env declares no position."""
+  if position_dims == 1:
+    return np.stack([observations[:, 0], np.arange(len(observations)) / 100.0], axis=1)
+  return observations[:, :2]
