@@ -1,0 +1,204 @@
+"""Skill dynamics q(s' - s | s, z): a mixture of Gaussians over the normalized change.
+
+The model works on the *reduced* observation (the coordinates the skill dynamics
+predicts, e.g. x-y for the paper's Ant prior). It conditions on the reduced observation
+less the env's hidden coordinates (`input_positions`), so with the x-y prior the input is
+empty and q depends on z alone. Inputs and deltas are normalized with running statistics
+(`normalize_data`), which are part of the state.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+
+import flax.linen as nn
+import flax.struct
+import jax
+import jax.numpy as jnp
+import optax
+
+from lib.running_stats import RunningStats
+
+STD_MIN, STD_MAX = 0.3, 10.0
+
+
+@dataclasses.dataclass(frozen=True)
+class SkillDynamicsConfig:
+  """output_dim: size of the reduced observation (the delta predicted);
+  input_positions: positions within the reduced observation the model conditions on."""
+
+  output_dim: int
+  skill_dim: int
+  input_positions: tuple[int, ...] = ()
+  hidden: tuple[int, ...] = (512, 512)
+  num_components: int = 4
+  fix_variance: bool = True
+  normalize_data: bool = True
+  graph_type: str = "default"  # default: one layer over (s, z); separate: own first layers
+  lr: float = 3e-4
+
+  def __post_init__(self):
+    if self.graph_type not in ("default", "separate"):
+      raise ValueError(f"graph_type must be default or separate; got {self.graph_type!r}")
+    if self.num_components <= 0:
+      raise ValueError(f"num_components must be positive; got {self.num_components}")
+    if self.output_dim <= 0 or self.skill_dim <= 0 or not self.hidden:
+      raise ValueError("skill dynamics needs positive output/skill sizes and a hidden layer")
+    if any(not 0 <= p < self.output_dim for p in self.input_positions):
+      raise ValueError(f"input_positions {self.input_positions} outside 0..{self.output_dim - 1}")
+
+  @property
+  def input_dim(self) -> int:
+    return len(self.input_positions)
+
+
+class MixtureParams(flax.struct.PyTreeNode):
+  logits: jnp.ndarray   # [..., K]
+  means: jnp.ndarray    # [..., K, D] (normalized delta)
+  log_std: jnp.ndarray  # [..., K, D]
+
+
+class MixtureNet(nn.Module):
+  """(s [.., in], z [.., dz]) -> MixtureParams. The first layer is split into a state
+  part and a skill part, which is what lets the DADS reward evaluate it cheaply for
+  many skills: h1 = relu(state_part(s) + skill_part(z))."""
+
+  config: SkillDynamicsConfig
+
+  def setup(self):
+    cfg = self.config
+    width = cfg.hidden[0]
+    if cfg.graph_type == "default":
+      # Dense over concat(s, z) written as two matrices: the same function.
+      self.state_layer = nn.Dense(width, use_bias=False) if cfg.input_dim else None
+      self.skill_layer = nn.Dense(width)
+    else:
+      self.state_layer = nn.Dense(width) if cfg.input_dim else None
+      self.skill_layer = nn.Dense(width)
+      self.merge_layer = nn.Dense(width)
+    self.trunk = [nn.Dense(h) for h in cfg.hidden[1:]]
+    k, d = cfg.num_components, cfg.output_dim
+    self.logits_head = nn.Dense(k)
+    self.means_head = nn.Dense(k * d)
+    self.std_head = None if cfg.fix_variance else nn.Dense(k * d)
+
+  def state_part(self, s):
+    if self.state_layer is None:
+      return jnp.zeros((*s.shape[:-1], self.config.hidden[0]), jnp.float32)
+    return self.state_layer(s)
+
+  def skill_part(self, z):
+    return self.skill_layer(z)
+
+  def head(self, state_part, skill_part) -> MixtureParams:
+    if self.config.graph_type == "default":
+      h = nn.relu(state_part + skill_part)
+    else:
+      h = nn.relu(self.merge_layer(jnp.concatenate(
+          [nn.relu(state_part), nn.relu(skill_part)], -1)))
+    for layer in self.trunk:
+      h = nn.relu(layer(h))
+    k, d = self.config.num_components, self.config.output_dim
+    means = self.means_head(h).reshape(*h.shape[:-1], k, d)
+    if self.std_head is None:
+      log_std = jnp.zeros_like(means)
+    else:
+      std = jnp.clip(jax.nn.softplus(self.std_head(h)), STD_MIN, STD_MAX)
+      log_std = jnp.log(std).reshape(means.shape)
+    return MixtureParams(self.logits_head(h), means, log_std)
+
+  def __call__(self, s, z):
+    return self.head(self.state_part(s), self.skill_part(z))
+
+
+def mixture_log_prob(params: MixtureParams, y: jnp.ndarray) -> jnp.ndarray:
+  """log sum_k pi_k N(y; mu_k, diag sigma_k^2); y [..., D] -> [...]."""
+  y = y[..., None, :]
+  comp = jnp.sum(-0.5 * ((y - params.means) / jnp.exp(params.log_std)) ** 2 - params.log_std
+                 - 0.5 * math.log(2 * math.pi), -1)
+  return jax.nn.logsumexp(jax.nn.log_softmax(params.logits, -1) + comp, -1)
+
+
+def mixture_mean(params: MixtureParams, mode: str = "mean") -> jnp.ndarray:
+  """The mixture's mean [..., D], or with mode='most_likely' the mean of the most
+  probable component."""
+  weights = jax.nn.softmax(params.logits, -1)
+  if mode == "most_likely":
+    weights = jax.nn.one_hot(jnp.argmax(params.logits, -1), params.logits.shape[-1])
+  elif mode != "mean":
+    raise ValueError(f"prediction mode must be mean or most_likely; got {mode!r}")
+  return jnp.sum(weights[..., None] * params.means, -2)
+
+
+class SkillDynamicsState(flax.struct.PyTreeNode):
+  params: dict
+  opt_state: optax.OptState
+  input_stats: RunningStats
+  delta_stats: RunningStats
+  steps: jnp.ndarray
+
+
+class SkillDynamics:
+  """Pure functions over SkillDynamicsState. s, s_next: reduced observations [B, D]."""
+
+  def __init__(self, config: SkillDynamicsConfig):
+    self.config = config
+    self.net = MixtureNet(config)
+    self.optimizer = optax.adam(config.lr)
+    self.init = jax.jit(self._init)
+    self.update = jax.jit(self._update)
+    self.log_prob = jax.jit(self._log_prob)
+    self.predict_next = jax.jit(self._predict_next, static_argnames="mode")
+
+  def _init(self, key) -> SkillDynamicsState:
+    cfg = self.config
+    params = self.net.init(key, jnp.zeros((1, cfg.input_dim)), jnp.zeros((1, cfg.skill_dim)))
+    return SkillDynamicsState(params, self.optimizer.init(params),
+                              RunningStats.create(cfg.input_dim),
+                              RunningStats.create(cfg.output_dim), jnp.zeros((), jnp.int32))
+
+  # --- normalization ----------------------------------------------------------------
+  def inputs(self, state: SkillDynamicsState, s: jnp.ndarray) -> jnp.ndarray:
+    """Normalized network input [..., input_dim] from reduced observations [..., D]."""
+    x = s[..., jnp.asarray(self.config.input_positions, jnp.int32)]
+    return state.input_stats.normalize(x) if self.config.normalize_data else x
+
+  def target(self, state: SkillDynamicsState, s, s_next) -> jnp.ndarray:
+    delta = s_next - s
+    return state.delta_stats.normalize(delta) if self.config.normalize_data else delta
+
+  # --- model --------------------------------------------------------------------------
+  def mixture(self, params, state: SkillDynamicsState, s, z) -> MixtureParams:
+    return self.net.apply(params, self.inputs(state, s), z)
+
+  def _log_prob(self, state: SkillDynamicsState, s, z, s_next) -> jnp.ndarray:
+    """log q(s_next - s | s, z) [B] of the normalized delta."""
+    return mixture_log_prob(self.mixture(state.params, state, s, z),
+                            self.target(state, s, s_next))
+
+  def _predict_next(self, state: SkillDynamicsState, s, z, mode: str = "mean"):
+    """s + de-normalized predicted delta [..., D]."""
+    delta = mixture_mean(self.mixture(state.params, state, s, z), mode)
+    if self.config.normalize_data:
+      delta = state.delta_stats.denormalize(delta)
+    return s + delta
+
+  def loss(self, params, state: SkillDynamicsState, s, z, s_next, weights):
+    logp = mixture_log_prob(self.mixture(params, state, s, z), self.target(state, s, s_next))
+    return -jnp.mean(weights * logp), logp
+
+  def _update(self, state: SkillDynamicsState, s, z, s_next, weights=None):
+    """One weighted maximum-likelihood step on a batch [B, ...]; weights [B] (IS)."""
+    if weights is None:
+      weights = jnp.ones(s.shape[0], jnp.float32)
+    if self.config.normalize_data:
+      x = s[..., jnp.asarray(self.config.input_positions, jnp.int32)]
+      state = state.replace(input_stats=state.input_stats.update(x),
+                            delta_stats=state.delta_stats.update(s_next - s))
+    (loss, logp), grads = jax.value_and_grad(self.loss, has_aux=True)(
+        state.params, state, s, z, s_next, weights)
+    updates, opt_state = self.optimizer.update(grads, state.opt_state, state.params)
+    state = state.replace(params=optax.apply_updates(state.params, updates),
+                          opt_state=opt_state, steps=state.steps + 1)
+    return state, {"dynamics_loss": loss, "dynamics_logp": jnp.mean(logp)}
