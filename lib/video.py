@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import warnings
 from collections.abc import Sequence
 
 import imageio.v2 as imageio
@@ -23,8 +24,12 @@ def write_mp4(path: str, frames: Sequence[np.ndarray], fps: int = 20) -> str:
   if any(p[1] for p in pad):
     frames = np.pad(frames, pad, mode="edge")
   tmp = path + ".tmp.mp4"
-  imageio.mimwrite(tmp, list(frames), fps=fps, codec="libx264", macro_block_size=1,
-                   pixelformat="yuv420p", output_params=["-loglevel", "error"])
+  with warnings.catch_warnings():
+    # imageio-ffmpeg starts ffmpeg with fork+exec, which JAX warns about in general; an
+    # immediate exec cannot deadlock.
+    warnings.filterwarnings("ignore", message=r"os\.fork\(\) was called", category=RuntimeWarning)
+    imageio.mimwrite(tmp, list(frames), fps=fps, codec="libx264", macro_block_size=1,
+                     pixelformat="yuv420p", output_params=["-loglevel", "error"])
   os.replace(tmp, path)
   return path
 

@@ -101,7 +101,8 @@ def test_policy_relabelling_picks_the_skill_the_policy_acts_on():
   obs = rng.normal(size=(32, 4)).astype(np.float32)
   truth = prior.sample(rng, 32)
   # The deterministic action of the policy for the true skill is most likely under it.
-  action, _ = learner.policy_step(state.agent.actor, obs, truth, jax.random.key(0), True)
+  action, _ = learner.policy_step(state.agent.actor, obs, truth, jax.random.key(0), 0,
+                                  deterministic=True)
   batch = {"obs": obs, "skill": rng.uniform(-1, 1, (32, 2)).astype(np.float32),
            "action": np.asarray(action), "next_obs": obs}
   candidates = np.array(off_policy.relabel_candidates(prior, jnp.asarray(batch["skill"]), 6,

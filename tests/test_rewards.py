@@ -58,22 +58,24 @@ def test_dads_reward_near_zero_for_skill_independent_model():
   assert abs(float(jnp.mean(reward))) < 0.1
 
 
-def test_dads_reward_matches_plain_numpy_formula():
+@pytest.mark.parametrize("input_positions", [(), (0, 1)])
+def test_dads_reward_matches_plain_numpy_formula(input_positions):
   prior = SkillPrior("gaussian", 2)
-  obj = _dads(prior, 30)
+  obj = _dads(prior, 30, input_positions=input_positions)
   state = obj.init(jax.random.key(1))
   batch = _skill_effect(1.0, 0.5)(np.random.default_rng(2), 64)
   key = jax.random.key(3)
   reward, _ = obj.reward(state, batch, key)
   # Recompute with the model's ordinary forward pass (no split first layer) and NumPy.
   s, s_next = obj.reduce(batch.obs), obj.reduce(batch.next_obs)
-  alt = np.asarray(prior.sample_jax(key, (64, 30)))  # the reward's alternative skills
+  alt = np.asarray(obj.alternative_skills(key))  # [30, 2], shared by the batch
+  assert alt.shape == (30, 2)
 
   def logq(z):
     return np.asarray(obj.dynamics.log_prob(state, s, jnp.asarray(z), s_next))
 
   logp = logq(batch.skill)
-  logp_alt = np.stack([logq(alt[:, i]) for i in range(30)], 1)
+  logp_alt = np.stack([logq(np.broadcast_to(alt[i], (64, 2))) for i in range(30)], 1)
   diff = np.clip(logp_alt - logp[:, None], -50, 50)
   expected = np.log(31) - np.log(1 + np.exp(diff).sum(1))
   np.testing.assert_allclose(reward, expected, atol=2e-4)
@@ -127,3 +129,20 @@ def test_diayn_discriminator_learns_separable_skills(kind):
   if kind == "discrete_uniform":
     assert float(metrics["discriminator_accuracy"]) > 0.95
     np.testing.assert_allclose(float(jnp.mean(r1)), math.log(4), atol=0.1)  # log K at best
+
+
+@pytest.mark.parametrize("kind,random_skills,input_positions", [
+    ("cont_uniform", 100, ()), ("cont_uniform", 100, (1,)), ("gaussian", 7, (0, 1)),
+    ("discrete_uniform", 0, ()), ("discrete_uniform", 0, (0,))])
+def test_fast_reward_equals_straightforward_computation(kind, random_skills, input_positions):
+  prior = SkillPrior(kind, 3)
+  obj = _dads(prior, random_skills, input_positions=input_positions, fix_variance=False)
+  state = obj.init(jax.random.key(4))
+  rng = np.random.default_rng(5)
+  obs = rng.normal(size=(128, 4)).astype(np.float32)
+  batch = Transitions(jnp.asarray(obs), jnp.asarray(prior.sample(rng, 128)),
+                      jnp.asarray(obs + rng.normal(size=(128, 4)).astype(np.float32)))
+  fast, _ = jax.jit(obj.reward)(state, batch, jax.random.key(6))
+  naive = jax.jit(obj.reward_naive)(state, batch, jax.random.key(6))
+  np.testing.assert_allclose(fast, naive, rtol=1e-4, atol=1e-4)
+  assert float(jnp.std(fast)) > 1e-3  # not a degenerate constant

@@ -77,32 +77,62 @@ class DADS:
     target = dyn.target(state, s, s_next)[:, None]                                # [B, 1, D]
     return mixture_log_prob(mixture, target)
 
-  def alternative_skills(self, key, batch_size: int) -> jnp.ndarray:
-    """The skills the reward compares against: [B, L, dz]."""
+  def alternative_skills(self, key) -> jnp.ndarray:
+    """The skills the reward compares against, shared by the whole batch: [L, dz].
+
+    Sharing keeps each transition's estimate an L-sample Monte Carlo estimate from the
+    prior (as the original's per-transition draws), and lets a skill-only model be
+    evaluated once per distinct skill instead of once per (transition, skill) pair.
+    """
     if self.config.random_skills == 0:
-      all_skills = jnp.asarray(self.prior.enumerate())
-      return jnp.broadcast_to(all_skills, (batch_size, *all_skills.shape))
-    return self.prior.sample_jax(key, (batch_size, self.config.random_skills))
+      return jnp.asarray(self.prior.enumerate())
+    return self.prior.sample_jax(key, (self.config.random_skills,))
+
+  def logps(self, state: SkillDynamicsState, batch: Transitions, alt: jnp.ndarray):
+    """(log q(s'|s,z) [B], log q(s'|s,z_l) [B, L]) for alternatives alt [L, dz]."""
+    s, s_next = self.reduce(batch.obs), self.reduce(batch.next_obs)
+    batch_size = s.shape[0]
+    dyn = self.dynamics
+    if dyn.config.input_dim == 0:
+      # q depends on z only: B + L network passes, then a [B, L] density table.
+      target = dyn.target(state, s, s_next)
+      own = dyn.net.apply(state.params, jnp.zeros((batch_size, 0)), batch.skill)
+      others = dyn.net.apply(state.params, jnp.zeros((alt.shape[0], 0)), alt)
+      logp = mixture_log_prob(own, target)
+      logp_alt = mixture_log_prob(jax.tree.map(lambda x: x[None], others), target[:, None])
+      return logp, logp_alt
+    logp = self.log_prob_many(state, s, batch.skill[:, None], s_next)[:, 0]
+    alt = jnp.broadcast_to(alt, (batch_size, *alt.shape))
+    return logp, self.log_prob_many(state, s, alt, s_next)
+
+  def reward_from_logps(self, logp, logp_alt, skill, alt):
+    """The DADS reward [B]; with the exact discrete sum, a transition's own skill is
+    left out of the alternatives."""
+    if self.config.random_skills > 0:
+      return dads_reward_from_logps(logp, logp_alt)
+    own = jnp.all(alt[None] == skill[:, None], -1)  # [B, K]
+    diff = jnp.clip(logp_alt - logp[:, None], -LOGIT_CLIP, LOGIT_CLIP)
+    diff = jnp.where(own, -jnp.inf, diff)
+    return math.log(alt.shape[0]) - jax.nn.logsumexp(
+        jnp.concatenate([jnp.zeros_like(logp)[:, None], diff], 1), 1)
 
   def reward(self, state: SkillDynamicsState, batch: Transitions, key):
-    s, s_next = self.reduce(batch.obs), self.reduce(batch.next_obs)
-    logp = self.log_prob_many(state, s, batch.skill[:, None], s_next)[:, 0]
-    alt = self.alternative_skills(key, s.shape[0])
-    logp_alt = self.log_prob_many(state, s, alt, s_next)
-    if self.config.random_skills == 0:
-      # Exact sum over the *other* skills: drop the transition's own skill.
-      own = jnp.all(alt == batch.skill[:, None], -1)
-      logp_alt = jnp.where(own, -jnp.inf, logp_alt)
-      diff = jnp.clip(logp_alt - logp[:, None], -LOGIT_CLIP, LOGIT_CLIP)
-      diff = jnp.where(own, -jnp.inf, diff)
-      num_other = alt.shape[1] - 1
-      reward = math.log(num_other + 1) - jax.nn.logsumexp(
-          jnp.concatenate([jnp.zeros_like(logp)[:, None], diff], 1), 1)
-    else:
-      reward = dads_reward_from_logps(logp, logp_alt)
-    finite_alt = jnp.where(jnp.isfinite(logp_alt), logp_alt, jnp.nan)
+    alt = self.alternative_skills(key)
+    logp, logp_alt = self.logps(state, batch, alt)
+    reward = self.reward_from_logps(logp, logp_alt, batch.skill, alt)
     return reward, {"dads/reward": jnp.mean(reward), "dads/logp": jnp.mean(logp),
-                    "dads/logp_altz": jnp.nanmean(finite_alt)}
+                    "dads/logp_altz": jnp.mean(logp_alt)}
+
+  def reward_naive(self, state: SkillDynamicsState, batch: Transitions, key):
+    """The straightforward computation: one full network pass per (transition, skill)
+    pair, no shared first layer. Kept as the reference the fast path is tested against."""
+    alt = self.alternative_skills(key)
+    s, s_next = self.reduce(batch.obs), self.reduce(batch.next_obs)
+    log_prob = self.dynamics.log_prob
+    logp = log_prob(state, s, batch.skill, s_next)
+    logp_alt = jax.vmap(lambda z: log_prob(state, s, jnp.broadcast_to(z, batch.skill.shape),
+                                           s_next), out_axes=1)(alt)
+    return self.reward_from_logps(logp, logp_alt, batch.skill, alt)
 
   def skill_log_likelihood(self, state, batch: Transitions, skills):
     return self.log_prob_many(state, self.reduce(batch.obs), skills,

@@ -75,9 +75,15 @@ class Learner:
   def _behaviour_log_prob(self, actor, obs, skill, action):
     return self.sac.log_prob(actor, self.agent_obs(obs, skill), action)
 
-  def _policy_step(self, actor, obs, skill, key, deterministic=False):
-    """Actions [B, A] in [-1, 1] and their log-probabilities [B] under the policy."""
+  def _policy_step(self, actor, obs, skill, key, step, clip=1.0, deterministic=False):
+    """Actions [B, A] in [-clip, clip] and their log-probabilities [B] under the policy.
+
+    The key for this step is folded in on device from (key, step), so acting costs one
+    device call per environment step.
+    """
+    key = jax.random.fold_in(key, step)
     action = self.sac.act(actor, self.agent_obs(obs, skill), key, deterministic)
+    action = jnp.clip(action, -clip, clip)
     return action, self._behaviour_log_prob(actor, obs, skill, action)
 
   # --- relabelling ----------------------------------------------------------------

@@ -1,0 +1,148 @@
+"""End-to-end runs of the driver on configs/tiny.txt (seconds per epoch on CPU)."""
+
+import glob
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+from absl import flags
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+from lib.video import read_mp4
+from unsupervised_skill_learning import dads_off
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+TINY = os.path.join(ROOT, "configs", "tiny.txt")
+EXPECTED_SCALARS = ("episode_size", "episode_return", "dads/reward", "dads/logp",
+                    "dads/logp_altz", "dynamics_loss", "critic_loss", "actor_loss",
+                    "alpha_loss", "alpha", "perf/env_steps_per_sec", "perf/updates_per_sec")
+
+
+def drive(logdir, *args, check=True):
+  cmd = [sys.executable, "-m", "unsupervised_skill_learning.dads_off", f"--flagfile={TINY}",
+         f"--logdir={logdir}", *args]
+  out = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=600, check=False)
+  if check:
+    assert out.returncode == 0, out.stderr[-3000:]
+  return out
+
+
+def scalars(run_dir):
+  """{tag: {env_step: value}} from every event file of run_dir/train."""
+  values = {}
+  for path in sorted(glob.glob(os.path.join(run_dir, "train", "events.out.tfevents.*"))):
+    acc = EventAccumulator(path, size_guidance={"scalars": 0})
+    acc.Reload()
+    for tag in acc.Tags()["scalars"]:
+      for event in acc.Scalars(tag):
+        values.setdefault(tag, {})[event.step] = event.value
+  return values
+
+
+def test_tiny_run_leaves_logs_checkpoints_videos_and_config(tmp_path):
+  drive(tmp_path)
+  run_dir = tmp_path / "point_mass"
+  found = scalars(str(run_dir))
+  for tag in EXPECTED_SCALARS:
+    assert tag in found and len(found[tag]) >= 2, tag
+  assert sorted(found["epoch"].values()) == [1, 2, 3]
+  assert sorted(found["epoch"]) == [80, 120, 160]  # keyed by env steps (40 initial + 40/epoch)
+  ckpts = sorted(os.listdir(run_dir / "models"))
+  assert ckpts == ["ckpt-000001", "ckpt-000002", "ckpt-000003"]
+  assert {"state.msgpack", "buffer.npz", "meta.json", "arrays.npz"} <= set(
+      os.listdir(run_dir / "models" / "ckpt-000003"))
+  videos = run_dir / "videos" / "2"
+  for i in range(2):
+    frames = read_mp4(str(videos / f"skill_{i}.mp4"))
+    assert frames.shape[0] == 21 and frames.shape[-1] == 3
+  assert (videos / "traj_plot.png").stat().st_size > 5000
+  cfg = json.loads((run_dir / "config.json").read_text())
+  assert cfg["env"]["environment"] == "point_mass" and cfg["train"]["num_epochs"] == 3
+
+
+def test_resumed_run_continues_exactly(tmp_path):
+  straight, resumed = tmp_path / "straight", tmp_path / "resumed"
+  common = ("--num_epochs=4", "--num_evals=0", "--keep_checkpoints=10")
+  drive(straight, *common)
+  drive(resumed, "--num_epochs=2", "--num_evals=0", "--keep_checkpoints=10")
+  # The same command again (with more epochs) resumes from the epoch-2 checkpoint.
+  out = drive(resumed, *common)
+  assert "resumed from" in out.stderr
+  a, b = scalars(str(straight / "point_mass")), scalars(str(resumed / "point_mass"))
+  compared = 0
+  for tag, by_step in a.items():
+    if tag.startswith("perf/"):
+      continue  # wall-clock speeds differ
+    for step, value in by_step.items():
+      if a["epoch"].get(step, 0) > 2:
+        assert b[tag][step] == value, (tag, step, value, b[tag][step])
+        compared += 1
+  assert compared > 20
+  # Parameters of the last checkpoint are identical too.
+  sa = (straight / "point_mass/models/ckpt-000004/state.msgpack").read_bytes()
+  sb = (resumed / "point_mass/models/ckpt-000004/state.msgpack").read_bytes()
+  assert sa == sb
+
+
+def test_corrupt_checkpoint_is_an_error_naming_the_file(tmp_path):
+  drive(tmp_path, "--num_epochs=1", "--num_evals=0")
+  state = tmp_path / "point_mass/models/ckpt-000001/state.msgpack"
+  state.write_bytes(b"not a checkpoint")
+  out = drive(tmp_path, "--num_epochs=2", "--num_evals=0", check=False)
+  assert out.returncode != 0
+  assert str(state) in out.stderr and "Traceback" not in out.stderr
+  # An incompatible one (other network sizes) likewise; an explicit restart works.
+  out = drive(tmp_path, "--num_epochs=2", "--num_evals=0", "--hidden_layer_size=16", check=False)
+  assert out.returncode != 0 and "checkpoint" in out.stderr
+  drive(tmp_path, "--num_epochs=1", "--num_evals=0", "--train_from_scratch=1")
+
+
+def test_interrupted_checkpoint_write_leaves_previous_usable(tmp_path):
+  drive(tmp_path, "--num_epochs=1", "--num_evals=0")
+  models = tmp_path / "point_mass" / "models"
+  half = models / ".tmp-ckpt-000002-99999"  # what a kill during a write leaves behind
+  half.mkdir()
+  (half / "state.msgpack").write_bytes(b"partial")
+  out = drive(tmp_path, "--num_epochs=2", "--num_evals=0")
+  assert "resumed from" in out.stderr and "ckpt-000001" in out.stderr
+  assert sorted(os.listdir(models)) == ["ckpt-000001", "ckpt-000002"]
+
+
+@pytest.mark.parametrize("name", sorted(os.listdir(os.path.join(ROOT, "configs"))))
+def test_every_config_parses_and_validates(name):
+  flag_values = flags.FLAGS
+  try:
+    flag_values(["dads_off", f"--flagfile={os.path.join(ROOT, 'configs', name)}",
+                 "--logdir=/tmp/unused"])
+    cfg = dads_off.config_from_flags()
+  finally:
+    flag_values.unparse_flags()
+  assert cfg.train.num_epochs > 0 and cfg.env.max_env_steps > 0
+
+
+@pytest.mark.parametrize("args,flag", [
+    (["--environment=Foo-v0"], "--environment=Foo-v0"),
+    (["--skill_type=beta"], "--skill_type=beta"),
+    (["--environment=HalfCheetah-v1", "--reduced_observation=2"], "--reduced_observation=2"),
+    (["--agent_batch_size=0"], "--agent_batch_size=0"),
+    (["--num_skills=-1"], "--num_skills=-1"),
+    (["--flagfile=configs/missing.txt"], "--flagfile=configs/missing.txt"),
+])
+def test_invalid_values_give_one_line_errors(tmp_path, args, flag):
+  cmd = [sys.executable, "-m", "unsupervised_skill_learning.dads_off", f"--logdir={tmp_path}",
+         *args]
+  out = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=120, check=False)
+  assert out.returncode != 0
+  lines = [l for l in out.stderr.splitlines() if l.strip() and not l[:1] in "IW"]
+  assert len(lines) == 1, out.stderr
+  assert flag in lines[0]
+  assert not os.listdir(tmp_path)  # nothing started
+
+
+def test_unshipped_robot_flags_are_ignored_with_one_warning(tmp_path):
+  out = drive(tmp_path, "--num_epochs=1", "--num_evals=0", "--expose_upright=0",
+              "--randomize_hfield=0.02")
+  warnings = [l for l in out.stderr.splitlines() if "robots this project does not ship" in l]
+  assert len(warnings) == 1 and "expose_upright" in warnings[0]
