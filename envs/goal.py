@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import jax
+import jax.numpy as jnp
 import numpy as np
 
 
@@ -30,8 +32,15 @@ class GoalReachingMixin:
     return super().reset(seed=seed, options=options)
 
   def compute_reward(self, obs, next_obs, goal=None):
-    """obs, next_obs: [..., obs_dim] with x-y first -> reward [...]."""
+    """obs, next_obs: [..., D] with x-y first -> reward [...].
+
+    Works on NumPy arrays and, inside a jitted planner, on JAX arrays (then `goal` is
+    passed in as an array so that one compiled planner serves every goal).
+    """
     del obs  # The reward depends on the state reached only.
+    if isinstance(next_obs, jax.Array):
+      goal = jnp.asarray(self.goal if goal is None else goal)
+      return -jnp.linalg.norm(next_obs[..., :2] - goal, axis=-1)
     goal = self.goal if goal is None else np.asarray(goal)
     return -np.linalg.norm(np.asarray(next_obs)[..., :2] - goal, axis=-1)
 

@@ -30,9 +30,12 @@ class EnvEntry:
   default_goals: tuple[tuple[float, float], ...] = ()
   camera_distance: float | None = None
   camera_tracks_robot: bool = True  # False: a fixed camera over the arena.
+  goal_tolerance: float = 1.5  # 'reached' radius of the goal-reaching report
+  coverage_cell: float = 1.0   # side of the x-y cells counted by the coverage metric
 
 
-# The paper's goals for Ant; point_mass's are scaled into its [-2, 2]^2 arena.
+# The paper's goals for Ant; point_mass's are scaled into its [-2, 2]^2 arena (and its
+# 'reached' radius and coverage cells scaled alike).
 ANT_GOALS = ((10.0, 10.0), (-10.0, 10.0), (-10.0, -10.0), (10.0, -10.0), (0.0, -10.0),
              (5.0, 10.0))
 POINT_MASS_GOALS = tuple((x / 6.0, y / 6.0) for x, y in ANT_GOALS)
@@ -44,10 +47,12 @@ REGISTRY: dict[str, EnvEntry] = {
     "HalfCheetah-v1": EnvEntry(locomotion.HalfCheetahEnv, _CHEETAH_SPEC, camera_distance=6.0),
     "Humanoid-v1": EnvEntry(locomotion.HumanoidEnv, _HUMANOID_SPEC, camera_distance=6.0),
     "point_mass": EnvEntry(point_mass.PointMassEnv, _POINT_SPEC, "point_mass_goal",
-                           POINT_MASS_GOALS, 6.5, camera_tracks_robot=False),
+                           POINT_MASS_GOALS, 6.5, camera_tracks_robot=False,
+                           goal_tolerance=0.25, coverage_cell=0.25),
     "point_mass_goal": EnvEntry(lambda: point_mass.PointMassGoalEnv(goal=POINT_MASS_GOALS[0]),
                                 _POINT_SPEC, "point_mass_goal", POINT_MASS_GOALS, 6.5,
-                                camera_tracks_robot=False),
+                                camera_tracks_robot=False, goal_tolerance=0.25,
+                                coverage_cell=0.25),
 }
 # Robots of the original code that this project does not ship.
 NOT_SHIPPED = ("DKitty", "DClaw", "HandBlock")

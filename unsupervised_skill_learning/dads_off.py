@@ -179,13 +179,13 @@ def main(argv):
   # pylint: disable=import-outside-toplevel  (JAX and MuJoCo load after flags are valid)
   from lib.checkpoint import CheckpointError
   from unsupervised_skill_learning import train
+  from unsupervised_skill_learning import evaluate
   try:
     if cfg.train.run_train:
       train.run(cfg)
     if cfg.eval.run_eval:
-      from unsupervised_skill_learning import evaluate
       evaluate.run(cfg)
-  except CheckpointError as err:
+  except (CheckpointError, evaluate.EvaluationError) as err:
     _fail(str(err))
 
 

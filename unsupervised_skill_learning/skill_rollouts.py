@@ -82,3 +82,30 @@ def _xy(observations: np.ndarray, position_dims: int) -> np.ndarray:
   if position_dims == 1:
     return np.stack([observations[:, 0], np.arange(len(observations)) / 100.0], axis=1)
   return observations[:, :2]
+
+
+def rollout_skills_batched(envs: Sequence[SkillWrapper], policy_batch: Callable,
+                           skills: np.ndarray) -> np.ndarray:
+  """Runs skills[i] in envs[i], all in lockstep with one batched policy call per step.
+
+  policy_batch(obs [N, obs_dim + skill_dim]) -> actions [N, action_dim].
+  Returns observations [N, T + 1, obs_dim] (an env that terminates early repeats its
+  last observation).
+  """
+  obs = []
+  for env, z in zip(envs, skills):
+    env.set_preset_skill(z)
+    obs.append(env.reset()[0])
+  obs = np.stack(obs)
+  obs_dim = envs[0].obs_dim
+  history, alive = [obs[:, :obs_dim].copy()], np.ones(len(envs), bool)
+  while alive.any():
+    actions = policy_batch(obs)
+    for i, env in enumerate(envs):
+      if alive[i]:
+        obs[i], _, terminated, truncated, _ = env.step(actions[i])
+        alive[i] = not (terminated or truncated)
+    history.append(obs[:, :obs_dim].copy())
+  for env in envs:
+    env.set_preset_skill(None)
+  return np.stack(history, 1)
