@@ -44,7 +44,7 @@ class PointMassEnv(gymnasium.Env):
     mujoco.mj_resetData(self.model, self.data)
     noise = self.reset_noise_scale
     self.data.qpos[:2] = self.np_random.uniform(-noise, noise, 2)
-    self.data.qpos[2] = self.np_random.uniform(-np.pi, np.pi)
+    self.data.qpos[2] = self.np_random.uniform(-noise, noise)  # facing +x, as Gymnasium's robots start
     mujoco.mj_forward(self.model, self.data)
     return self._get_obs(), {}
 

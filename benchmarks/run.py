@@ -1,0 +1,237 @@
+"""The speed suite: prints one table of figures for this machine.
+
+  python -m benchmarks.run              # everything (a few minutes on 2 CPU cores)
+  python -m benchmarks.run --only=e     # one item: a b c d e f
+
+Each figure is the median of --repeats timed runs after a warm-up run (compilation
+excluded). Items:
+  a  raw Ant-v1 env steps/s vs steps/s through our collector -> overhead ratio
+  b  SAC updates/s, 64 updates fused in one jitted call (hidden 2x512, batch 256)
+  c  DADS reward throughput, batch 256 x L=100 (fast path vs the straightforward one)
+  d  one off-policy Ant x-y epoch at the paper's settings (configs/ant_xy_offpolicy.txt)
+  e  MPC replanning latency at the paper's settings (50 candidates, 10 refinements, 10 steps)
+  f  peak resident memory of a short Ant x-y training run
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from absl import app, flags
+
+import envs
+from lib.skill_prior import SkillPrior
+from unsupervised_skill_learning import components, planners
+from unsupervised_skill_learning.collector import Collector
+from unsupervised_skill_learning.config import (AgentConfig, DynamicsConfig, EnvConfig,
+                                                RunConfig, SkillConfig, TrainConfig)
+from unsupervised_skill_learning.objectives import Transitions
+from unsupervised_skill_learning.train import Trainer
+
+_ONLY = flags.DEFINE_string("only", "abcdef", "Items to run (letters).")
+_REPEATS = flags.DEFINE_integer("repeats", 5, "Timed repeats per item (median reported).")
+_JSON = flags.DEFINE_string("json", "", "Also write the figures to this JSON file.")
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def median_time(fn, repeats: int, warmup: int = 1) -> float:
+  for _ in range(warmup):
+    fn()
+  times = []
+  for _ in range(repeats):
+    t0 = time.perf_counter()
+    fn()
+    times.append(time.perf_counter() - t0)
+  return statistics.median(times)
+
+
+def machine() -> str:
+  cpu = platform.processor() or "unknown CPU"
+  try:
+    with open("/proc/cpuinfo", encoding="utf-8") as f:
+      for line in f:
+        if line.startswith("model name"):
+          cpu = line.split(":", 1)[1].strip()
+          break
+  except OSError:
+    pass
+  dev = jax.devices()[0]
+  return (f"{cpu}, {os.cpu_count()} cores, JAX {jax.__version__} on {dev.platform} "
+          f"({dev.device_kind})")
+
+
+def ant_paper_config(logdir: str, **train) -> RunConfig:
+  """configs/ant_xy_offpolicy.txt as a RunConfig."""
+  return RunConfig(
+      logdir=logdir,
+      env=EnvConfig("Ant-v1", 200, 2, 2000, 0.02, train.pop("num_envs", 1)),
+      skills=SkillConfig("cont_uniform", 2, "dads", 100),
+      agent=AgentConfig(512, 3e-4, 0.99, 0.1, 64, 256),
+      dynamics=DynamicsConfig(8, 3e-4, 256, 4, True, True, "default", "importance_sampling", 1,
+                              10.0),
+      train=TrainConfig(True, train.pop("num_epochs", 10), 2000, 500, 10000, False,
+                        save_model="", num_evals=0, **train))
+
+
+def _random_batches(rng, n, b, obs_dim=29, skill_dim=2, action_dim=8):
+  return {"obs": rng.normal(size=(n, b, obs_dim)).astype(np.float32),
+          "skill": rng.uniform(-1, 1, (n, b, skill_dim)).astype(np.float32),
+          "action": rng.uniform(-1, 1, (n, b, action_dim)).astype(np.float32),
+          "next_obs": rng.normal(size=(n, b, obs_dim)).astype(np.float32),
+          "reward": np.zeros((n, b), np.float32), "terminated": np.zeros((n, b), bool),
+          "truncated": np.zeros((n, b), bool), "behaviour_logp": np.zeros((n, b), np.float32)}
+
+
+# --- items ----------------------------------------------------------------------------------
+def bench_env_and_collector(repeats: int) -> dict:
+  steps = 2000
+  env = envs.get_environment("Ant-v1")
+  env.reset(seed=0)
+  actions = np.random.default_rng(0).uniform(-1, 1, (steps, 8))
+
+  def raw():
+    env.reset(seed=0)
+    for i, a in enumerate(actions):
+      env.step(a)
+      if i % 200 == 199:
+        env.reset()
+
+  raw_time = median_time(raw, repeats)
+  out = {"raw_env_steps_per_sec": steps / raw_time}
+  for num_envs in (1, 4):
+    trainer = Trainer(ant_paper_config("/tmp/bench", num_envs=num_envs))
+    actor = trainer.state.agent.actor
+
+    def collect():
+      data = trainer.collector.collect(actor, steps, jax.random.key(0))
+      trainer.buffer.add_batch(data)
+
+    t = median_time(collect, repeats)
+    out[f"collector_steps_per_sec_{num_envs}env"] = steps / t
+    out[f"collection_overhead_{num_envs}env"] = t / raw_time
+  return out
+
+
+def bench_sac(repeats: int) -> dict:
+  cfg = ant_paper_config("/tmp/bench")
+  parts = components.build(cfg, 8)
+  sac = parts.learner.sac
+  state = sac.init(jax.random.key(0))
+  rng = np.random.default_rng(0)
+  from unsupervised_skill_learning.sac import Batch  # pylint: disable=import-outside-toplevel
+  b = _random_batches(rng, 64, 256)
+  batch = Batch(obs=jnp.asarray(b["obs"][..., :29]), action=jnp.asarray(b["action"]),
+                reward=jnp.asarray(b["reward"]), next_obs=jnp.asarray(b["next_obs"][..., :29]),
+                terminated=jnp.zeros((64, 256)))
+
+  def run():
+    jax.block_until_ready(sac.update_many(state, batch, jax.random.key(1)))
+
+  t = median_time(run, repeats)
+  return {"sac_updates_per_sec": 64 / t, "sac_ms_per_update": 1000 * t / 64}
+
+
+def bench_reward(repeats: int) -> dict:
+  cfg = ant_paper_config("/tmp/bench")
+  parts = components.build(cfg, 8)
+  dads = parts.learner.objective
+  state = dads.init(jax.random.key(0))
+  b = {k: jnp.asarray(v[0]) for k, v in _random_batches(np.random.default_rng(0), 1, 256).items()}
+  batch = Transitions(b["obs"], b["skill"], b["next_obs"])
+  fast = jax.jit(lambda s, x, k: dads.reward(s, x, k)[0])
+  naive = jax.jit(dads.reward_naive)
+  out = {}
+  for name, fn in (("fast", fast), ("naive", naive)):
+    t = median_time(lambda fn=fn: jax.block_until_ready(fn(state, batch, jax.random.key(0))),
+                    repeats)
+    out[f"dads_reward_ms_{name}"] = 1000 * t
+    out[f"dads_reward_transitions_per_sec_{name}"] = 256 / t
+  # The general case (the dynamics also sees the state, e.g. --reduced_observation=0).
+  general = RunConfig(logdir="/tmp/bench", env=EnvConfig("Ant-v1", 200, 0),
+                      skills=SkillConfig("cont_uniform", 2, "dads", 100))
+  g = components.build(general, 8).learner.objective
+  gstate = g.init(jax.random.key(0))
+  gfast = jax.jit(lambda s, x, k: g.reward(s, x, k)[0])
+  t = median_time(lambda: jax.block_until_ready(gfast(gstate, batch, jax.random.key(0))), repeats)
+  out["dads_reward_ms_full_observation"] = 1000 * t
+  return out
+
+
+def bench_epoch(repeats: int) -> dict:
+  out = {}
+  for num_envs in (1, 4):
+    trainer = Trainer(ant_paper_config("/tmp/bench", num_envs=num_envs))
+    trainer.collect(2000)
+    times = []
+    trainer.epoch()  # compile
+    for _ in range(repeats):
+      t0 = time.perf_counter()
+      trainer.epoch()
+      times.append(time.perf_counter() - t0)
+    t = statistics.median(times)
+    out[f"epoch_seconds_{num_envs}env"] = t
+    out[f"env_steps_per_sec_with_learning_{num_envs}env"] = 500 / t
+    out[f"hours_per_million_steps_{num_envs}env"] = 1e6 / 500 * t / 3600
+  return out
+
+
+def bench_mpc(repeats: int) -> dict:
+  cfg = ant_paper_config("/tmp/bench")
+  parts = components.build(cfg, 8)
+  dads = parts.learner.objective
+  state = dads.init(jax.random.key(0))
+  goal_env = envs.get_environment("Ant-v1_goal")
+  out = {}
+  for skill_only in (True, False):
+    planner = planners.Planner(planners.PlannerConfig(skill_dim=2, skill_only=skill_only),
+                               dads.dynamics.predict_next, goal_env.compute_reward)
+    s0, goal, mean = jnp.zeros(2), jnp.array([10.0, 10.0]), jnp.zeros((1, 2))
+    t = median_time(lambda: jax.block_until_ready(
+        planner.plan(state, s0, goal, mean, jax.random.key(0))), max(repeats, 20))
+    out["mpc_replan_ms" + ("" if skill_only else "_stepwise")] = 1000 * t
+  return out
+
+
+def bench_memory(repeats: int) -> dict:
+  del repeats
+  code = ("import resource, benchmarks.run as b;"
+          "from unsupervised_skill_learning.train import Trainer;"
+          "t = Trainer(b.ant_paper_config('/tmp/bench', num_epochs=3)); t.run();"
+          "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)")
+  out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True,
+                       check=True, timeout=1200)
+  return {"peak_rss_mb_training": int(out.stdout.strip().splitlines()[-1]) / 1024}
+
+
+ITEMS = {"a": bench_env_and_collector, "b": bench_sac, "c": bench_reward, "d": bench_epoch,
+         "e": bench_mpc, "f": bench_memory}
+
+
+def main(argv):
+  del argv
+  print(f"machine: {machine()}")
+  print(f"median of {_REPEATS.value} after warm-up\n")
+  results = {}
+  for letter in _ONLY.value:
+    figures = ITEMS[letter](_REPEATS.value)
+    results.update(figures)
+    for name, value in figures.items():
+      print(f"  ({letter}) {name:45s} {value:12.3f}")
+    sys.stdout.flush()
+  if _JSON.value:
+    with open(_JSON.value, "w", encoding="utf-8") as f:
+      json.dump({"machine": machine(), **results}, f, indent=1)
+
+
+if __name__ == "__main__":
+  app.run(main)

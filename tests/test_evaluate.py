@@ -1,0 +1,86 @@
+"""--run_eval=1 end to end on a tiny trained logdir, and its error paths."""
+
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from unsupervised_skill_learning import evaluate
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+TINY = os.path.join(ROOT, "configs", "tiny.txt")
+EVAL_FLAGS = ("--num_candidate_sequences=8", "--refine_steps=2", "--primitive_horizon=5",
+              "--goals=0.5,0.5;-0.5,0.2")
+
+
+def drive(*args):
+  cmd = [sys.executable, "-m", "unsupervised_skill_learning.dads_off", f"--flagfile={TINY}", *args]
+  return subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=600, check=False)
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+  logdir = tmp_path_factory.mktemp("run")
+  out = drive(f"--logdir={logdir}", "--num_epochs=2", "--num_evals=0")
+  assert out.returncode == 0, out.stderr[-3000:]
+  return logdir
+
+
+def test_eval_on_trained_logdir_writes_report(trained):
+  out = drive(f"--logdir={trained}", "--run_train=0", "--run_eval=1", *EVAL_FLAGS)
+  assert out.returncode == 0, out.stderr[-3000:]
+  mpc = trained / "point_mass" / "eval" / "mpc_eval"
+  rows = np.loadtxt(mpc / "eval_data.txt", ndmin=2)
+  assert rows.shape == (2, 7)  # one line per goal, the original's 7 columns
+  np.testing.assert_allclose(rows[:, :2], [[0.5, 0.5], [-0.5, 0.2]])
+  assert np.all(rows[:, 2] < 0) and np.all(rows[:, 4:] >= 0)
+  header = (mpc / "eval_data.txt").read_text().splitlines()[0]
+  assert header.startswith("# goal_x goal_y normalized_reward first_step_within")
+  summary = json.loads((mpc / "eval_summary.json").read_text())
+  for mode in ("planned", "random"):
+    res = summary["goal_reaching"][mode]
+    assert len(res["per_goal"]) == 2 and "mean_normalized_reward" in res
+    assert len(res["per_goal"][0]["skills"]) == 4  # 20 steps / primitive_horizon 5
+  np.testing.assert_allclose(summary["goal_reaching"]["planned"]["mean_normalized_reward"],
+                             rows[:, 2].mean(), rtol=1e-5)
+  assert summary["skills"]["coverage_trained"]["cells_visited"] > 0
+  for name in ("goal_plot.png", "goal_plot_random.png", "goal_0.mp4"):
+    assert (mpc / name).stat().st_size > 1000, name
+  skills = trained / "point_mass" / "eval" / "skills"
+  assert (skills / "traj_plot.png").exists() and (skills / "skill_0.mp4").exists()
+  meta = json.loads((skills / "skills.json").read_text())
+  assert len(meta) == 2 and len(meta[0]["final_xy"]) == 2  # --num_evals=2 (tiny.txt)
+
+
+def test_train_then_eval_in_one_invocation(tmp_path):
+  out = drive(f"--logdir={tmp_path}", "--num_epochs=1", "--num_evals=0", "--run_eval=1",
+              "--record_eval_videos=0", *EVAL_FLAGS)
+  assert out.returncode == 0, out.stderr[-3000:]
+  assert (tmp_path / "point_mass/eval/mpc_eval/eval_data.txt").exists()
+
+
+def test_logdir_without_model_is_a_clear_error(tmp_path):
+  out = drive(f"--logdir={tmp_path}", "--run_train=0", "--run_eval=1")
+  assert out.returncode != 0
+  assert "no trained run to evaluate" in out.stderr and "Traceback" not in out.stderr
+
+
+
+def test_run_without_checkpoint_is_a_clear_error(tmp_path):
+  out = drive(f"--logdir={tmp_path}", "--num_epochs=1", "--num_evals=0", "--save_model=")
+  assert out.returncode == 0, out.stderr[-3000:]
+  out = drive(f"--logdir={tmp_path}", "--run_train=0", "--run_eval=1")
+  assert out.returncode != 0
+  assert "no trained model" in out.stderr and "Traceback" not in out.stderr
+
+
+def test_goal_metrics_follow_the_paper():
+  goal = np.array([3.0, 4.0])
+  xy = np.array([[0, 0], [0, 0], [3, 3], [3, 4]], float)
+  m = evaluate.goal_metrics(xy, goal, 1.5)
+  np.testing.assert_allclose(m["normalized_reward"], -(5 + 1 + 0) / (3 * 5))
+  assert m["first_step_within"] == 2 and m["last_distances"] == [5.0, 1.0, 0.0]
+  assert evaluate.goal_metrics(xy[:2], goal, 1.5)["first_step_within"] == -1
