@@ -1,7 +1,8 @@
 """point_mass: a 2-D point with a heading, in the arena [-2, 2]^2.
 
-Observation (6): x, y, heading (wrapped to [-pi, pi)), x-velocity, y-velocity,
-heading rate. Action (2) in [-1, 1]: thrust along the heading and yaw torque. The
+Observation (8): x, y, heading (wrapped to [-pi, pi)), x-velocity, y-velocity,
+heading rate, cos(heading), sin(heading) (the last two spare the policy the wrap at
++-pi). Action (2) in [-1, 1]: thrust along the heading and yaw torque. The
 position is clipped to the arena after each step, and the velocity pushing outward is
 zeroed, so the point slides along the walls.
 """
@@ -32,12 +33,13 @@ class PointMassEnv(gymnasium.Env):
     self.reset_noise_scale = reset_noise_scale
     self.dt = self.model.opt.timestep * frame_skip
     self.action_space = gymnasium.spaces.Box(-1.0, 1.0, (2,), np.float32)
-    self.observation_space = gymnasium.spaces.Box(-np.inf, np.inf, (6,), np.float64)
+    self.observation_space = gymnasium.spaces.Box(-np.inf, np.inf, (8,), np.float64)
 
   def _get_obs(self) -> np.ndarray:
     qpos, qvel = self.data.qpos, self.data.qvel
     heading = (qpos[2] + np.pi) % (2 * np.pi) - np.pi
-    return np.array([qpos[0], qpos[1], heading, qvel[0], qvel[1], qvel[2]])
+    return np.array([qpos[0], qpos[1], heading, qvel[0], qvel[1], qvel[2], np.cos(heading),
+                     np.sin(heading)])
 
   def reset(self, *, seed=None, options=None):
     super().reset(seed=seed)

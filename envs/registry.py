@@ -17,7 +17,7 @@ from lib.skill_prior import SkillPrior
 # velocity. The heading of 'x-y-heading' is carried by that quaternion.
 _ANT_SPEC = ObservationSpec(29, num_hidden=2, reduced={
     1: (0,), 2: (0, 1), 3: (0, 1, 3, 4, 5, 6), 4: (0, 1, 15, 16)})
-_POINT_SPEC = ObservationSpec(6, num_hidden=2, reduced={1: (0,), 2: (0, 1), 3: (0, 1, 2)})
+_POINT_SPEC = ObservationSpec(8, num_hidden=2, reduced={1: (0,), 2: (0, 1), 3: (0, 1, 2)})
 _HUMANOID_SPEC = ObservationSpec(47, num_hidden=2, reduced={1: (0,), 2: (0, 1)})
 _CHEETAH_SPEC = ObservationSpec(18, num_hidden=1, reduced={1: (0,)})
 

@@ -74,7 +74,9 @@ class Collector:
     out = {k: [] for k in ("obs", "skill", "action", "next_obs", "reward", "terminated",
                            "truncated", "behaviour_logp")}
     for t in range(rounds):
-      obs, skill = self.obs[:, :self.obs_dim], self.obs[:, self.obs_dim:]
+      # Copies: self.obs is overwritten row by row below, and views would change the
+      # transitions already recorded.
+      obs, skill = self.obs[:, :self.obs_dim].copy(), self.obs[:, self.obs_dim:].copy()
       action, logp = self.policy_step(actor, obs, skill, key, t, self.clip)
       action = np.asarray(action)
       if self.collect_policy == "ou_noise":

@@ -16,6 +16,7 @@ import glob
 import json
 import os
 
+import flax.serialization
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -28,6 +29,7 @@ from unsupervised_skill_learning.config import RunConfig
 from unsupervised_skill_learning.dads import DADS
 
 COVERAGE_SKILLS = 48
+EVAL_MODEL = "eval_model.msgpack"  # written by export_model
 
 
 class EvaluationError(RuntimeError):
@@ -70,15 +72,42 @@ def load(cfg: RunConfig) -> TrainedModel:
   parts = components.build(cfg, int(np.prod(probe.action_space.shape)))
   probe.close()
   models = os.path.join(cfg.run_dir, "models")
-  path = checkpoint.latest_checkpoint(models)
-  if path is None:
-    raise EvaluationError(f"{models}: no trained model (no checkpoint); train first with "
-                          "--run_train=1 and --save_model set")
   # The untrained policy is the one a run with this seed starts from (see train.Trainer).
   _, init_key = jax.random.split(jax.random.key(cfg.train.seed))
   template = parts.learner.init(init_key)
-  state = jax.tree.map(jnp.asarray, checkpoint.restore_state(path, template))
+  path = checkpoint.latest_checkpoint(models)
+  if path is not None:
+    state = jax.tree.map(jnp.asarray, checkpoint.restore_state(path, template))
+  elif os.path.exists(os.path.join(models, EVAL_MODEL)):
+    path = os.path.join(models, EVAL_MODEL)
+    state = load_eval_model(path, template)
+  else:
+    raise EvaluationError(f"{models}: no trained model (no checkpoint or {EVAL_MODEL}); train "
+                          "first with --run_train=1 and --save_model set")
   return TrainedModel(cfg, parts, state, template, path)
+
+
+def load_eval_model(path: str, template):
+  """An exported model (policy + objective, see export_model) into a LearnerState;
+  the parts it lacks (critics, optimizer moments) keep the template's values."""
+  try:
+    with open(path, "rb") as f:
+      saved = flax.serialization.msgpack_restore(f.read())
+    objective = flax.serialization.to_state_dict(template.objective)
+    saved_objective = dict(saved["objective"])
+    if "opt_state" in objective:
+      saved_objective["opt_state"] = objective["opt_state"]
+    actor = flax.serialization.from_state_dict(template.agent.actor, saved["actor"])
+    objective = flax.serialization.from_state_dict(template.objective, saved_objective)
+  except Exception as err:  # msgpack/flax raise many types for a damaged file
+    raise checkpoint.CheckpointError(f"{path}: unreadable or incompatible model ({err})") from err
+  for want, got in zip(jax.tree.leaves((template.agent.actor, template.objective)),
+                       jax.tree.leaves((actor, objective))):
+    if np.shape(want) != np.shape(got):
+      raise checkpoint.CheckpointError(f"{path}: incompatible model (array of shape "
+                                       f"{np.shape(got)}, expected {np.shape(want)})")
+  state = template.replace(agent=template.agent.replace(actor=actor), objective=objective)
+  return jax.tree.map(jnp.asarray, state)
 
 
 # --- acting -------------------------------------------------------------------------------
