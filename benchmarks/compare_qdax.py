@@ -14,15 +14,13 @@ from __future__ import annotations
 
 import json
 import os
-import statistics
 import subprocess
 import sys
-import time
 
 import jax
 import numpy as np
 
-from benchmarks.run import ROOT, machine
+from benchmarks.run import ROOT, machine, median_time
 from unsupervised_skill_learning.config import (AgentConfig, DynamicsConfig, EnvConfig,
                                                 RunConfig, SkillConfig, TrainConfig)
 from unsupervised_skill_learning.train import Trainer
@@ -74,21 +72,8 @@ def ours() -> dict:
     state, _ = learner.objective_epoch(trainer.state, dyn, jax.random.key(0))
     jax.block_until_ready(learner.agent_epoch(state, agent, jax.random.key(1)))
 
-  updates()
-  times = []
-  for _ in range(REPEATS):
-    t0 = time.perf_counter()
-    updates()
-    times.append(time.perf_counter() - t0)
-  learner_s = statistics.median(times) / 64
-  trainer.epoch()
-  times = []
-  for _ in range(REPEATS):
-    t0 = time.perf_counter()
-    trainer.epoch()
-    times.append(time.perf_counter() - t0)
-  return {"ours_learner_s_per_update": learner_s,
-          "ours_loop_s_per_epoch": statistics.median(times)}
+  return {"ours_learner_s_per_update": median_time(updates, REPEATS) / 64,
+          "ours_loop_s_per_epoch": median_time(trainer.epoch, REPEATS)}
 
 
 def main():

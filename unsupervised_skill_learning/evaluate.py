@@ -23,8 +23,10 @@ import numpy as np
 from absl import logging
 
 import envs
-from lib import checkpoint, plots
+from lib import checkpoint, plots, video
+from lib.rendering import FrameRenderer
 from unsupervised_skill_learning import components, planners, skill_rollouts
+from unsupervised_skill_learning.skill_rollouts import PolicyFn
 from unsupervised_skill_learning.config import RunConfig
 from unsupervised_skill_learning.dads import DADS
 
@@ -111,28 +113,11 @@ def load_eval_model(path: str, template):
 
 
 # --- acting -------------------------------------------------------------------------------
-class PolicyFn:
-  """Deterministic (mean) actions in the environment's bounds for obs ⊕ skill batches."""
-
-  def __init__(self, model: TrainedModel, state, env):
-    self.learner, self.actor = model.parts.learner, state.agent.actor
-    self.obs_dim = env.obs_dim
-    self.clip = min(model.cfg.agent.action_clipping, 1.0)
-    self.deterministic = model.cfg.eval.deterministic_eval
-    space = env.action_space
-    self.low, self.high = space.low.astype(np.float64), space.high.astype(np.float64)
-    self.key = jax.random.key(model.cfg.train.seed)
-    self.t = 0
-
-  def batch(self, obs: np.ndarray) -> np.ndarray:
-    action, _ = self.learner.policy_step(self.actor, obs[:, :self.obs_dim], obs[:, self.obs_dim:],
-                                         self.key, self.t, self.clip,
-                                         deterministic=self.deterministic)
-    self.t += 1
-    return self.low + (np.asarray(action, np.float64) + 1.0) * 0.5 * (self.high - self.low)
-
-  def __call__(self, obs: np.ndarray) -> np.ndarray:
-    return self.batch(obs[None])[0]
+def policy_of(model: TrainedModel, state, env) -> PolicyFn:
+  """The evaluation policy of a trained model (mean actions when deterministic_eval)."""
+  return PolicyFn(model.parts.learner, state.agent.actor, env,
+                  clip=model.cfg.agent.action_clipping,
+                  deterministic=model.cfg.eval.deterministic_eval, seed=model.cfg.train.seed)
 
 
 def _make_env(cfg: RunConfig, name: str, prior, rng):
@@ -177,7 +162,7 @@ def coverage(model: TrainedModel, state, rng: np.random.Generator) -> dict:
   env_rngs = [np.random.default_rng(s) for s in np.random.SeedSequence(
       int(rng.integers(2**63))).spawn(COVERAGE_SKILLS)]
   batch_envs = [_make_env(cfg, cfg.env.environment, prior, r) for r in env_rngs]
-  policy = PolicyFn(model, state, batch_envs[0])
+  policy = policy_of(model, state, batch_envs[0])
   skills = prior.sample(rng, COVERAGE_SKILLS)
   obs = skill_rollouts.rollout_skills_batched(batch_envs, policy.batch, skills)
   for env in batch_envs:
@@ -195,7 +180,7 @@ def evaluate_skills(model: TrainedModel, out_dir: str, rng: np.random.Generator)
   env = _make_env(cfg, cfg.env.environment, prior, rng)
   skills = (prior.enumerate() if prior.is_discrete and cfg.eval.deterministic_eval
             else prior.sample(rng, max(cfg.train.num_evals, 1)))
-  policy = PolicyFn(model, model.state, env)
+  policy = policy_of(model, model.state, env)
   rollouts = [skill_rollouts.rollout_skill(env, policy, z) for z in skills]
   predicted = predicted_paths(model, np.stack([r.observations for r in rollouts]), skills)
   # Videos and plot from the same seeds: re-run with rendering (deterministic policy).
@@ -250,7 +235,7 @@ def reach_goal(model: TrainedModel, planner, goal, seed: int, mode: str, render:
   rng = np.random.default_rng(seed)
   goal_env_name = envs.lookup(cfg.env.environment).goal_env
   env = _make_env(cfg, goal_env_name, prior, rng)
-  policy = PolicyFn(model, model.state, env)
+  policy = policy_of(model, model.state, env)
   obs, _ = env.reset(options={"goal": goal})
   reduced = np.asarray(model.parts.reduced_indices)
   mean = jnp.zeros((cfg.eval.planning_horizon, prior.dim)) + (
@@ -259,7 +244,6 @@ def reach_goal(model: TrainedModel, planner, goal, seed: int, mode: str, render:
   xy, frames, skills = [obs[:2].copy()], [], []
   renderer = None
   if render:
-    from lib.rendering import FrameRenderer  # pylint: disable=import-outside-toplevel
     entry = envs.lookup(goal_env_name)
     renderer = FrameRenderer(env.unwrapped.model, distance=entry.camera_distance,
                              track_body=1 if entry.camera_tracks_robot else None,
@@ -310,7 +294,6 @@ def evaluate_goals(model: TrainedModel, out_dir: str, seed: int) -> dict:
       render = mode == "planned" and cfg.eval.record_eval_videos
       xy, frames, skills = reach_goal(model, planner, goal, seed + i, mode, render)
       if frames:
-        from lib import video  # pylint: disable=import-outside-toplevel
         video.write_mp4(os.path.join(out_dir, f"goal_{i}.mp4"), frames)
       metrics = goal_metrics(xy, goal, entry.goal_tolerance)
       results[mode].append({"goal": goal.tolist(), **metrics, "skills": skills})
@@ -322,7 +305,7 @@ def evaluate_goals(model: TrainedModel, out_dir: str, seed: int) -> dict:
   write_eval_data(os.path.join(out_dir, "eval_data.txt"), results["planned"], entry.goal_tolerance)
   for mode, name in (("planned", "goal_plot.png"), ("random", "goal_plot_random.png")):
     plots.plot_trajectories(os.path.join(out_dir, name), paths[mode],
-                            labels=[f"goal {g.tolist()}" for g in goals], goals=goals,
+                            labels=[f"goal ({g[0]:.2f}, {g[1]:.2f})" for g in goals], goals=goals,
                             title=f"{cfg.env.environment}: {'MPC over skills' if mode == 'planned' else 'random skills'}")
   summary = {mode: {"per_goal": res, **_means(res)} for mode, res in results.items()}
   summary["goal_tolerance"] = entry.goal_tolerance

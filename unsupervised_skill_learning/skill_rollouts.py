@@ -7,6 +7,7 @@ import json
 import os
 from collections.abc import Callable, Sequence
 
+import jax
 import numpy as np
 
 from envs import SkillWrapper, lookup
@@ -14,6 +15,34 @@ from lib import plots, rendering, video
 
 # policy(obs_with_skill [obs_dim + skill_dim]) -> action [action_dim]
 Policy = Callable[[np.ndarray], np.ndarray]
+
+
+class PolicyFn:
+  """The policy's actions in the environment's bounds, for obs ⊕ skill (or batches).
+
+  Deterministic (the mean action) by default, as evaluation uses it.
+  """
+
+  def __init__(self, learner, actor, env, *, clip: float = 1.0, deterministic: bool = True,
+               seed: int = 0):
+    self.learner, self.actor = learner, actor
+    self.obs_dim = env.obs_dim
+    self.clip = min(clip, 1.0)
+    self.deterministic = deterministic
+    space = env.action_space
+    self.low, self.high = space.low.astype(np.float64), space.high.astype(np.float64)
+    self.key = jax.random.key(seed)
+    self.t = 0
+
+  def batch(self, obs: np.ndarray) -> np.ndarray:
+    action, _ = self.learner.policy_step(self.actor, obs[:, :self.obs_dim], obs[:, self.obs_dim:],
+                                         self.key, self.t, self.clip,
+                                         deterministic=self.deterministic)
+    self.t += 1
+    return self.low + (np.asarray(action, np.float64) + 1.0) * 0.5 * (self.high - self.low)
+
+  def __call__(self, obs: np.ndarray) -> np.ndarray:
+    return self.batch(obs[None])[0]
 
 
 @dataclasses.dataclass

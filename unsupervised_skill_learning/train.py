@@ -25,6 +25,7 @@ from lib.replay_buffer import ReplayBuffer
 from unsupervised_skill_learning import components, skill_rollouts
 from unsupervised_skill_learning.collector import Collector
 from unsupervised_skill_learning.config import RunConfig
+from unsupervised_skill_learning.skill_rollouts import PolicyFn
 
 MODELS, TRAIN, VIDEOS = "models", "train", "videos"
 
@@ -144,14 +145,8 @@ class Trainer:
     env = self._make_env(rng)
     prior = self.parts.prior
     skills = prior.enumerate() if prior.is_discrete else prior.sample(rng, cfg.train.num_evals)
-    actor, key = self.state.agent.actor, jax.random.key(0)
-    clip = min(cfg.agent.action_clipping, 1.0)
-
-    def policy(obs):
-      action, _ = self.learner.policy_step(actor, obs[None, :env.obs_dim], obs[None, env.obs_dim:],
-                                           key, 0, clip, deterministic=True)
-      return self.collector.to_env_action(np.asarray(action)[0])
-
+    policy = PolicyFn(self.learner, self.state.agent.actor, env,
+                      clip=cfg.agent.action_clipping)
     skill_rollouts.record_skills(env, cfg.env.environment, policy, skills, out_dir,
                                  vid_name=cfg.train.vid_name)
     env.close()
