@@ -108,12 +108,12 @@ def bench_env_and_collector(repeats: int) -> dict:
 
   raw_time = median_time(raw, repeats)
   out = {"raw_env_steps_per_sec": steps / raw_time}
-  for num_envs in (1, 4):
+  for num_envs in (1, 4, 16):
     trainer = Trainer(ant_paper_config("/tmp/bench", num_envs=num_envs))
     actor = trainer.state.agent.actor
 
     def collect():
-      data = trainer.collector.collect(actor, steps, jax.random.key(0))
+      data = trainer.collector.collect(actor, steps)
       trainer.buffer.add_batch(data)
 
     t = median_time(collect, repeats)

@@ -2,7 +2,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from unsupervised_skill_learning.sac import SAC, Batch, SACConfig
+from unsupervised_skill_learning.sac import SAC, Batch, HostPolicy, SACConfig
 
 
 def _batch(n, b, obs_dim, act_dim, seed=0):
@@ -110,3 +110,17 @@ def test_update_compiles_once_and_is_deterministic():
   for a, b in zip(jax.tree.leaves(results[0]), jax.tree.leaves(results[1])):
     np.testing.assert_array_equal(a, b)
   assert int(results[0].steps) == 12
+
+
+def test_host_policy_computes_the_jax_policy():
+  sac = SAC(SACConfig(obs_dim=6, action_dim=3, hidden=(32, 32)))
+  state = sac.init(jax.random.key(0))
+  obs = np.random.default_rng(0).normal(size=(16, 6)).astype(np.float32)
+  host = HostPolicy(state.actor)
+  mean, _ = host.sample(obs, np.random.default_rng(1), deterministic=True)
+  np.testing.assert_allclose(mean, sac.act(state.actor, obs, jax.random.key(0), True), atol=1e-5)
+  action, logp = host.sample(obs, np.random.default_rng(1), clip=0.9)
+  assert np.all(np.abs(action) <= 0.9)
+  np.testing.assert_allclose(logp, sac.log_prob(state.actor, obs, action), atol=2e-4)
+  again, _ = host.sample(obs, np.random.default_rng(1), clip=0.9)
+  np.testing.assert_array_equal(action, again)  # reproducible from the generator

@@ -36,15 +36,16 @@ class EpisodeStats:
 class Collector:
   """Collects transitions (fields of lib.replay_buffer) from `envs` under the policy.
 
-  policy_step(actor, obs [N, obs_dim], skill [N, dz], key, step, clip) -> (action, logp)
+  host_policy(actor) -> policy(obs [N, obs_dim], skill [N, dz], rng, clip) -> (action, logp)
   behaviour_log_prob(actor, obs, skill, action) -> logp (used when noise alters actions)
+  All sampling uses `rng`, so a run is reproducible from its seed and its checkpoints.
   """
 
-  def __init__(self, envs: list[SkillWrapper], policy_step: Callable,
+  def __init__(self, envs: list[SkillWrapper], host_policy: Callable,
                behaviour_log_prob: Callable, rng: np.random.Generator, *,
                action_clipping: float = 1.0, collect_policy: str = "default"):
     self.envs = envs
-    self.policy_step = policy_step
+    self.host_policy = host_policy
     self.behaviour_log_prob = behaviour_log_prob
     self.rng = rng
     self.clip = min(float(action_clipping), 1.0)
@@ -67,23 +68,22 @@ class Collector:
     """[-1, 1] policy actions -> the environment's action bounds."""
     return self.low + (np.asarray(action, np.float64) + 1.0) * 0.5 * (self.high - self.low)
 
-  def collect(self, actor, num_steps: int, key) -> dict[str, np.ndarray]:
+  def collect(self, actor, num_steps: int) -> dict[str, np.ndarray]:
     """At least num_steps transitions (rounded up to a multiple of len(envs))."""
     n = len(self.envs)
+    policy = self.host_policy(actor)
     rounds = -(-num_steps // n)
     out = {k: [] for k in ("obs", "skill", "action", "next_obs", "reward", "terminated",
                            "truncated", "behaviour_logp")}
-    for t in range(rounds):
+    for _ in range(rounds):
       # Copies: self.obs is overwritten row by row below, and views would change the
       # transitions already recorded.
       obs, skill = self.obs[:, :self.obs_dim].copy(), self.obs[:, self.obs_dim:].copy()
-      action, logp = self.policy_step(actor, obs, skill, key, t, self.clip)
-      action = np.asarray(action)
+      action, logp = policy(obs, skill, self.rng, self.clip)
       if self.collect_policy == "ou_noise":
         self.noise += -OU_DAMPING * self.noise + OU_STDDEV * self.rng.standard_normal(self.noise.shape)
         action = np.clip(action + self.noise, -self.clip, self.clip).astype(np.float32)
-        logp = self.behaviour_log_prob(actor, obs, skill, action)
-      logp = np.asarray(logp)
+        logp = np.asarray(self.behaviour_log_prob(actor, obs, skill, action))
       env_action = self.to_env_action(action)
       for i, env in enumerate(self.envs):
         next_obs, reward, terminated, truncated, _ = env.step(env_action[i])

@@ -17,11 +17,12 @@ from typing import Any
 import flax.struct
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from lib.skill_prior import SkillPrior
 from unsupervised_skill_learning import off_policy
 from unsupervised_skill_learning.objectives import Objective, Transitions
-from unsupervised_skill_learning.sac import SAC, Batch, SACState, scan_updates
+from unsupervised_skill_learning.sac import SAC, Batch, HostPolicy, SACState, scan_updates
 
 
 @dataclasses.dataclass(frozen=True)
@@ -74,6 +75,16 @@ class Learner:
 
   def _behaviour_log_prob(self, actor, obs, skill, action):
     return self.sac.log_prob(actor, self.agent_obs(obs, skill), action)
+
+  def host_policy(self, actor):
+    """policy(obs [N, obs_dim], skill [N, dz], rng, clip) -> (action, logp), in NumPy."""
+    host = HostPolicy(actor)
+    policy_indices = np.asarray(self.config.policy_indices)
+
+    def policy(obs, skill, rng, clip=1.0):
+      return host.sample(np.concatenate([obs[:, policy_indices], skill], 1), rng, clip)
+
+    return policy
 
   def _policy_step(self, actor, obs, skill, key, step, clip=1.0, deterministic=False):
     """Actions [B, A] in [-clip, clip] and their log-probabilities [B] under the policy.

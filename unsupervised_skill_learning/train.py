@@ -54,7 +54,7 @@ class Trainer:
     self.parts = components.build(cfg, action_dim)
     self.learner = self.parts.learner
     self.envs = [self._make_env(np.random.default_rng(s)) for s in seeds[3:]]
-    self.collector = Collector(self.envs, self.learner.policy_step,
+    self.collector = Collector(self.envs, self.learner.host_policy,
                                self.learner.behaviour_log_prob, collector_rng,
                                action_clipping=cfg.agent.action_clipping,
                                collect_policy=cfg.agent.collect_policy)
@@ -99,7 +99,7 @@ class Trainer:
     return key
 
   def collect(self, steps: int) -> dict[str, np.ndarray]:
-    data = self.collector.collect(self.state.agent.actor, steps, self._next_key())
+    data = self.collector.collect(self.state.agent.actor, steps)
     self.buffer.add_batch(data)
     self.counters.env_steps += len(data["obs"])
     return data
