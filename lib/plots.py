@@ -51,3 +51,32 @@ def plot_trajectories(path: str, trajectories: Sequence[np.ndarray], *,
   plt.close(fig)
   os.replace(tmp, path)
   return path
+
+
+def plot_curves(path: str, curves: dict[str, np.ndarray], title: str = "") -> str:
+  """One panel per curve; each curve is [N, 2] (env steps, value), drawn with a moving
+  average over 5% of its points. Written then renamed."""
+  n = max(len(curves), 1)
+  cols = min(3, n)
+  rows = -(-n // cols)
+  fig, axes = plt.subplots(rows, cols, figsize=(4 * cols, 3 * rows), squeeze=False)
+  for ax, (name, data) in zip(axes.flat, curves.items()):
+    x, y = data[:, 0], data[:, 1]
+    ax.plot(x, y, alpha=0.3, lw=0.8)
+    k = max(1, len(y) // 20)
+    if len(y) >= k:
+      ax.plot(x[k - 1:], np.convolve(y, np.ones(k) / k, mode="valid"), lw=1.5)
+    ax.set_title(name, fontsize=9)
+    ax.set_xlabel("env steps", fontsize=8)
+    ax.grid(alpha=0.3)
+  for ax in list(axes.flat)[len(curves):]:
+    ax.axis("off")
+  if title:
+    fig.suptitle(title)
+  fig.tight_layout()
+  os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+  tmp = path + ".tmp.png"
+  fig.savefig(tmp, dpi=90)
+  plt.close(fig)
+  os.replace(tmp, path)
+  return path
