@@ -140,8 +140,10 @@ class Trainer:
   def record(self, out_dir: str) -> None:
     """num_evals skills (each skill for discrete priors) with the deterministic policy."""
     cfg = self.cfg
+    # A stream of its own per epoch, nested under the video seed (never equal to the
+    # run's other streams), so recording changes nothing else and resumes identically.
     rng = np.random.default_rng(np.random.SeedSequence(
-        self.video_seed.entropy, spawn_key=(self.counters.epoch,)))
+        self.video_seed.entropy, spawn_key=(*self.video_seed.spawn_key, self.counters.epoch)))
     env = self._make_env(rng)
     prior = self.parts.prior
     skills = prior.enumerate() if prior.is_discrete else prior.sample(rng, cfg.train.num_evals)
