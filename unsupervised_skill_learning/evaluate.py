@@ -341,7 +341,9 @@ def run(cfg: RunConfig) -> dict:
   rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(7,)))
   logging.info("evaluating %s", model.checkpoint)
   skills = evaluate_skills(model, os.path.join(root, "skills"), rng)
-  cov_seed = int(rng.integers(2**63))
+  # Coverage draws from a stream of its own, so it does not depend on --num_evals; the
+  # trained and untrained policies get the same skills and starts.
+  cov_seed = np.random.SeedSequence(seed, spawn_key=(8,))
   skills["coverage_trained"] = coverage(model, model.state, np.random.default_rng(cov_seed))
   skills["coverage_untrained"] = coverage(model, model.untrained_state,
                                           np.random.default_rng(cov_seed))
