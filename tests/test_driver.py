@@ -1,6 +1,5 @@
 """End-to-end runs of the driver on configs/tiny.txt (seconds per epoch on CPU)."""
 
-import glob
 import json
 import os
 import subprocess
@@ -8,10 +7,9 @@ import sys
 
 import pytest
 from absl import flags
-from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 from lib.video import read_mp4
-from unsupervised_skill_learning import dads_off
+from unsupervised_skill_learning import dads_off, export_curves
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TINY = os.path.join(ROOT, "configs", "tiny.txt")
@@ -31,14 +29,7 @@ def drive(logdir, *args, check=True):
 
 def scalars(run_dir):
   """{tag: {env_step: value}} from every event file of run_dir/train."""
-  values = {}
-  for path in sorted(glob.glob(os.path.join(run_dir, "train", "events.out.tfevents.*"))):
-    acc = EventAccumulator(path, size_guidance={"scalars": 0})
-    acc.Reload()
-    for tag in acc.Tags()["scalars"]:
-      for event in acc.Scalars(tag):
-        values.setdefault(tag, {})[event.step] = event.value
-  return values
+  return export_curves.read_scalars(run_dir)
 
 
 def test_tiny_run_leaves_logs_checkpoints_videos_and_config(tmp_path):
