@@ -17,6 +17,11 @@ from envs import SkillWrapper
 OU_DAMPING, OU_STDDEV = 0.15, 0.2
 
 
+def to_env_action(action: np.ndarray, low: np.ndarray, high: np.ndarray) -> np.ndarray:
+  """Policy actions in [-1, 1] -> the environment's bounds [low, high]."""
+  return low + (np.asarray(action, np.float64) + 1.0) * 0.5 * (high - low)
+
+
 @dataclasses.dataclass
 class EpisodeStats:
   """Finished episodes since the last `drain` (returns of the env's own reward)."""
@@ -66,7 +71,7 @@ class Collector:
 
   def to_env_action(self, action: np.ndarray) -> np.ndarray:
     """[-1, 1] policy actions -> the environment's action bounds."""
-    return self.low + (np.asarray(action, np.float64) + 1.0) * 0.5 * (self.high - self.low)
+    return to_env_action(action, self.low, self.high)
 
   def collect(self, actor, num_steps: int) -> dict[str, np.ndarray]:
     """At least num_steps transitions (rounded up to a multiple of len(envs))."""

@@ -36,13 +36,21 @@ class DADSConfig:
       raise ValueError("reduced_indices must match the skill dynamics' output size")
 
 
-def dads_reward_from_logps(logp: jnp.ndarray, logp_alt: jnp.ndarray) -> jnp.ndarray:
-  """logp [B], logp_alt [B, L] -> reward [B] (the formula above, in logsumexp form)."""
+def dads_reward_from_logps(logp: jnp.ndarray, logp_alt: jnp.ndarray,
+                           exclude: jnp.ndarray | None = None) -> jnp.ndarray:
+  """logp [B], logp_alt [B, L] -> reward [B] (the formula above, in logsumexp form).
+
+  exclude [B, L] (optional) leaves alternatives out of the sum and out of L, per row.
+  """
   diff = jnp.clip(logp_alt - logp[:, None], -LOGIT_CLIP, LOGIT_CLIP)
+  num_alt = jnp.full(logp.shape, logp_alt.shape[1], jnp.float32)
+  if exclude is not None:
+    diff = jnp.where(exclude, -jnp.inf, diff)
+    num_alt = num_alt - jnp.sum(exclude, 1)
   # log(1 + sum_i exp(d_i)) = logsumexp over [0, d_1, ..., d_L]
   log_denominator = jax.nn.logsumexp(
       jnp.concatenate([jnp.zeros_like(logp)[:, None], diff], 1), 1)
-  return math.log(logp_alt.shape[1] + 1) - log_denominator
+  return jnp.log(num_alt + 1) - log_denominator
 
 
 class DADS:
@@ -111,10 +119,7 @@ class DADS:
     if self.config.random_skills > 0:
       return dads_reward_from_logps(logp, logp_alt)
     own = jnp.all(alt[None] == skill[:, None], -1)  # [B, K]
-    diff = jnp.clip(logp_alt - logp[:, None], -LOGIT_CLIP, LOGIT_CLIP)
-    diff = jnp.where(own, -jnp.inf, diff)
-    return math.log(alt.shape[0]) - jax.nn.logsumexp(
-        jnp.concatenate([jnp.zeros_like(logp)[:, None], diff], 1), 1)
+    return dads_reward_from_logps(logp, logp_alt, exclude=own)
 
   def reward(self, state: SkillDynamicsState, batch: Transitions, key):
     alt = self.alternative_skills(key)

@@ -24,7 +24,6 @@ from absl import logging
 
 import envs
 from lib import checkpoint, plots, video
-from lib.rendering import FrameRenderer
 from unsupervised_skill_learning import components, planners, skill_rollouts
 from unsupervised_skill_learning.skill_rollouts import PolicyFn
 from unsupervised_skill_learning.config import RunConfig
@@ -242,14 +241,10 @@ def reach_goal(model: TrainedModel, planner, goal, seed: int, mode: str, render:
       1.0 / prior.dim if prior.is_discrete else 0.0)
   key = jax.random.key(seed)
   xy, frames, skills = [obs[:2].copy()], [], []
-  renderer = None
-  if render:
-    entry = envs.lookup(goal_env_name)
-    renderer = FrameRenderer(env.unwrapped.model, distance=entry.camera_distance,
-                             track_body=1 if entry.camera_tracks_robot else None,
-                             elevation=-45.0 if entry.camera_tracks_robot else -70.0)
+  renderer = skill_rollouts.renderer_for(goal_env_name, env) if render else None
+  if renderer is not None:
     frames.append(renderer.render(env.unwrapped.data))
-  done, t = False, 0
+  done = False
   while not done:
     if mode == "planned":
       key, k = jax.random.split(key)
@@ -265,7 +260,6 @@ def reach_goal(model: TrainedModel, planner, goal, seed: int, mode: str, render:
     for _ in range(cfg.eval.primitive_horizon):
       obs, _, terminated, truncated, _ = env.step(policy(obs))
       xy.append(obs[:2].copy())
-      t += 1
       if renderer is not None:
         frames.append(renderer.render(env.unwrapped.data))
       done = terminated or truncated

@@ -12,6 +12,7 @@ import numpy as np
 
 from envs import SkillWrapper, lookup
 from lib import plots, rendering, video
+from unsupervised_skill_learning.collector import to_env_action
 
 # policy(obs_with_skill [obs_dim + skill_dim]) -> action [action_dim]
 Policy = Callable[[np.ndarray], np.ndarray]
@@ -39,10 +40,18 @@ class PolicyFn:
                                          self.key, self.t, self.clip,
                                          deterministic=self.deterministic)
     self.t += 1
-    return self.low + (np.asarray(action, np.float64) + 1.0) * 0.5 * (self.high - self.low)
+    return to_env_action(action, self.low, self.high)
 
   def __call__(self, obs: np.ndarray) -> np.ndarray:
     return self.batch(obs[None])[0]
+
+
+def renderer_for(env_name: str, env) -> rendering.FrameRenderer:
+  """The environment's video camera: tracking a robot, or fixed over an arena."""
+  entry = lookup(env_name)
+  return rendering.FrameRenderer(env.unwrapped.model, distance=entry.camera_distance,
+                                 track_body=1 if entry.camera_tracks_robot else None,
+                                 elevation=-45.0 if entry.camera_tracks_robot else -70.0)
 
 
 @dataclasses.dataclass
@@ -78,12 +87,7 @@ def record_skills(env: SkillWrapper, env_name: str, policy: Policy,
   """One mp4 per skill (`<vid_name>_<i>.mp4`), `traj_plot.png` of the x-y paths and
   `skills.json` (each skill and its final x-y) in out_dir."""
   os.makedirs(out_dir, exist_ok=True)
-  renderer = None
-  if render:
-    entry = lookup(env_name)
-    renderer = rendering.FrameRenderer(env.unwrapped.model, distance=entry.camera_distance,
-                                       track_body=1 if entry.camera_tracks_robot else None,
-                                       elevation=-45.0 if entry.camera_tracks_robot else -70.0)
+  renderer = renderer_for(env_name, env) if render else None
   try:
     rollouts = [rollout_skill(env, policy, z, renderer=renderer) for z in skills]
   finally:
