@@ -98,8 +98,11 @@ def test_mppi_average_is_stable_and_weights_by_return():
 
 def test_smoothing_and_shift():
   mean = jnp.array([[1.0, 1.0], [0.0, 0.0], [0.0, 0.0]])
-  sm = planners.smooth(mean, 0.9)
-  np.testing.assert_allclose(sm, [[1, 1], [0.1, 0.1], [0.01, 0.01]], atol=1e-6)
+  sm = planners.smooth(mean, 0.9)  # beta weights the previous (smoothed) skill
+  np.testing.assert_allclose(sm, [[1, 1], [0.9, 0.9], [0.81, 0.81]], atol=1e-6)
+  np.testing.assert_array_equal(planners.smooth(mean, 0.0), mean)
+  batch = jnp.stack([mean, -mean])  # [N, H, dz]: each sequence on its own
+  np.testing.assert_allclose(planners.smooth(batch, 0.9), jnp.stack([sm, -sm]), atol=1e-6)
   np.testing.assert_array_equal(planners.shift(mean), [[0, 0], [0, 0], [0, 0]])
 
 

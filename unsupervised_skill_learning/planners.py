@@ -6,10 +6,11 @@ summed over every predicted step. One replanning step, all refinements included,
 jitted call:
 
   MPPI (prior_type=normal):   candidates ~ N(mean, 1.5 I) clipped to the skill bounds,
-                              weights exp(gamma (R - max R)), mean <- weighted average,
-                              smoothed across the planned skills with smoothing_beta.
+                              weights exp(gamma (R - max R)), mean <- weighted average.
   CEM-like (prior_type=uniform): candidates ~ U(low, high); the `top_primitives` elites
                               refit low/high (and the mean) per refinement.
+  Both smooth each candidate sequence along the plan before scoring it, as the original
+  did: z'[h] = beta z'[h-1] + (1 - beta) z[h] (no effect with planning_horizon 1).
   Discrete (one-hot skills):  every sequence of skills is scored exactly; the best wins.
 """
 
@@ -101,10 +102,10 @@ class Planner:
         candidates = jnp.clip(mean + noise, cfg.skill_low, cfg.skill_high)
       else:
         candidates = jax.random.uniform(k, shape, minval=low, maxval=high)
+      candidates = smooth(candidates, cfg.smoothing_beta)
       returns, _ = self.score(params, s0, goal, candidates)
       if cfg.kind == "mppi":
         new_mean = mppi_average(candidates, returns, cfg.mppi_gamma)
-        new_mean = smooth(new_mean, cfg.smoothing_beta)
       else:
         elites = candidates[jnp.argsort(-returns)[:cfg.top_primitives]]
         low, high = elites.min(0), elites.max(0)
@@ -138,14 +139,18 @@ def mppi_average(candidates: jax.Array, returns: jax.Array, gamma: float) -> jax
   return jnp.tensordot(weights, candidates, axes=1)
 
 
-def smooth(mean: jax.Array, beta: float) -> jax.Array:
-  """mean'[h] = beta * mean[h] + (1 - beta) * mean'[h - 1] across the planned skills."""
-  def body(prev, m):
-    out = beta * m + (1 - beta) * prev
+def smooth(sequences: jax.Array, beta: float) -> jax.Array:
+  """Skill sequences [..., H, dz] smoothed along the plan (axis -2), as the original:
+  z'[0] = z[0], z'[h] = beta * z'[h - 1] + (1 - beta) * z[h]. beta = 0 leaves them as they
+  are; beta near 1 makes each sequence nearly one repeated skill."""
+  steps = jnp.moveaxis(sequences, -2, 0)
+
+  def body(prev, z):
+    out = beta * prev + (1 - beta) * z
     return out, out
 
-  _, rest = jax.lax.scan(body, mean[0], mean[1:])
-  return jnp.concatenate([mean[:1], rest], 0)
+  _, rest = jax.lax.scan(body, steps[0], steps[1:])
+  return jnp.moveaxis(jnp.concatenate([steps[:1], rest], 0), 0, -2)
 
 
 def shift(mean: jax.Array) -> jax.Array:
