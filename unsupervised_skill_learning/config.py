@@ -156,7 +156,7 @@ class EvalConfig:
   smoothing_beta: float = 0.9
   top_primitives: int = 5
   goals: tuple[tuple[float, float], ...] = ()
-  deterministic_eval: bool = True
+  deterministic_eval: bool = False  # sampled actions, as the original's evaluation
   record_eval_videos: bool = True
 
   def __post_init__(self):

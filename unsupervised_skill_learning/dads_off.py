@@ -82,8 +82,9 @@ _F.DEFINE_string("prior_type", "normal", "normal: MPPI; uniform: CEM-like with e
 _F.DEFINE_float("smoothing_beta", 0.9, "Smoothing between consecutive planned skills.")
 _F.DEFINE_integer("top_primitives", 5, "Elites of the CEM-like planner.")
 _F.DEFINE_string("goals", "", "Goals 'x1,y1;x2,y2;...' (default: the environment's list).")
-_F.DEFINE_bool("deterministic_eval", True, "Evaluate the policy's mean action; every skill "
-               "for discrete skills.")
+_F.DEFINE_bool("deterministic_eval", False, "0 (the original's default): evaluation samples "
+               "the policy's actions, as the original's evaluation policy did; 1: every skill "
+               "of a discrete prior, acting with the policy's mean action.")
 _F.DEFINE_bool("record_eval_videos", True, "Write mp4s during evaluation.")
 
 # Flags of robots this project does not ship: accepted, ignored with one warning.

@@ -113,7 +113,10 @@ def load_eval_model(path: str, template):
 
 # --- acting -------------------------------------------------------------------------------
 def policy_of(model: TrainedModel, state, env) -> PolicyFn:
-  """The evaluation policy of a trained model (mean actions when deterministic_eval)."""
+  """The evaluation policy of a trained model: sampled actions, as the original's
+  (tf-agents' SAC policy samples), or mean actions with deterministic_eval. Sampling
+  matters for goal reaching: from states that a switch of skill leads to, the mean action
+  can settle the Ant into a standing pose it never leaves."""
   return PolicyFn(model.parts.learner, state.agent.actor, env,
                   clip=model.cfg.agent.action_clipping,
                   deterministic=model.cfg.eval.deterministic_eval, seed=model.cfg.train.seed)
@@ -182,7 +185,7 @@ def evaluate_skills(model: TrainedModel, out_dir: str, rng: np.random.Generator)
   policy = policy_of(model, model.state, env)
   rollouts = [skill_rollouts.rollout_skill(env, policy, z) for z in skills]
   predicted = predicted_paths(model, np.stack([r.observations for r in rollouts]), skills)
-  # Videos and plot from the same seeds: re-run with rendering (deterministic policy).
+  # Videos and plot: the same skills re-run with rendering.
   render_rng = np.random.default_rng(int(rng.integers(2**63)))
   env = _make_env(cfg, cfg.env.environment, prior, render_rng)
   skill_rollouts.record_skills(env, cfg.env.environment, policy, skills, out_dir,

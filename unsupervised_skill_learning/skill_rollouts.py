@@ -21,7 +21,8 @@ Policy = Callable[[np.ndarray], np.ndarray]
 class PolicyFn:
   """The policy's actions in the environment's bounds, for obs ⊕ skill (or batches).
 
-  Deterministic (the mean action) by default, as evaluation uses it.
+  Deterministic (the mean action) by default, as the training videos use it; evaluation
+  chooses with --deterministic_eval (see evaluate.policy_of).
   """
 
   def __init__(self, learner, actor, env, *, clip: float = 1.0, deterministic: bool = True,
