@@ -106,6 +106,21 @@ def test_smoothing_and_shift():
   np.testing.assert_array_equal(planners.shift(mean), [[0, 0], [0, 0], [0, 0]])
 
 
+@pytest.mark.parametrize("kind", ["mppi", "cem"])
+def test_candidate_sequences_are_smoothed_along_the_plan(kind):
+  # The goal is one primitive away: the best plan walks there, then stands still. With
+  # beta near 1 every candidate is nearly one repeated skill, so the plan cannot do that.
+  params, goal = {"c": jnp.float32(0.05)}, jnp.array([0.5, 0.0])
+  plans = {}
+  for beta in (0.0, 0.999):
+    planner = _planner(kind, planning_horizon=3, smoothing_beta=beta)
+    _, plans[beta], _ = planner.plan(params, jnp.zeros(2), goal, jnp.zeros((3, 2)),
+                                     jax.random.key(0))
+  rough, smooth = np.asarray(plans[0.0]), np.asarray(plans[0.999])
+  assert np.max(np.abs(smooth - smooth[:1])) < 0.02
+  assert rough[0, 0] - rough[1, 0] > 0.3
+
+
 def test_plan_compiles_once():
   planner = _planner()
   for i in range(3):
