@@ -5,6 +5,7 @@ import os
 import jax
 import jax.numpy as jnp
 import numpy as np
+import pytest
 
 import envs
 from unsupervised_skill_learning import evaluate
@@ -14,10 +15,20 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PRETRAINED = os.path.join(ROOT, "pretrained", "ant_xy")
 
 
-def test_pretrained_ant_is_small_and_loads():
+@pytest.fixture(scope="module")
+def model():
+  """The shipped model, loaded as `--run_eval=1 --logdir=pretrained/ant_xy` loads it."""
+  return evaluate.load(RunConfig(logdir=PRETRAINED, env=EnvConfig("Ant-v1")))
+
+
+@pytest.fixture(scope="module")
+def planner(model):
+  return evaluate.make_planner(model, envs.get_environment("Ant-v1_goal"))
+
+
+def test_pretrained_ant_is_small_and_loads(model):
   path = os.path.join(PRETRAINED, "Ant-v1", "models", evaluate.EVAL_MODEL)
   assert os.path.getsize(path) < 5e6
-  model = evaluate.load(RunConfig(logdir=PRETRAINED, env=EnvConfig("Ant-v1")))
   assert model.checkpoint == path
   assert model.cfg.env.reduced_observation == 2 and model.parts.prior.dim == 2
   # Trained, not the initial weights.
@@ -26,10 +37,7 @@ def test_pretrained_ant_is_small_and_loads():
   assert any(not np.array_equal(a, b) for a, b in zip(trained, initial))
 
 
-def test_pretrained_ant_plans_one_step_toward_the_goal():
-  model = evaluate.load(RunConfig(logdir=PRETRAINED, env=EnvConfig("Ant-v1")))
-  goal_env = envs.get_environment("Ant-v1_goal")
-  planner = evaluate.make_planner(model, goal_env)
+def test_pretrained_ant_plans_one_step_toward_the_goal(model, planner):
   for goal in ((10.0, 10.0), (-10.0, 10.0), (0.0, -10.0)):
     goal = jnp.asarray(goal)
     skill, _, info = planner.plan(model.state.objective, jnp.zeros(2), goal, jnp.zeros((1, 2)),
@@ -48,13 +56,11 @@ def test_pretrained_ant_plans_one_step_toward_the_goal():
   assert env.action_space.contains(policy(obs).astype(np.float32))
 
 
-def test_pretrained_ant_walks_to_an_unseen_goal_with_mpc():
+def test_pretrained_ant_walks_to_an_unseen_goal_with_mpc(model, planner):
   """The whole zero-shot loop on the shipped model, in MuJoCo: MPC over skills at the
   paper's settings (20 replans of 50 candidates x 10 refinements) walks the Ant toward a
   goal it never trained for, and far closer than a random skill per primitive does from
   the same start."""
-  model = evaluate.load(RunConfig(logdir=PRETRAINED, env=EnvConfig("Ant-v1")))
-  planner = evaluate.make_planner(model, envs.get_environment("Ant-v1_goal"))
   goal = np.array([0.0, -10.0])
   planned, _, skills = evaluate.reach_goal(model, planner, goal, 0, "planned", render=False)
   randomly, _, _ = evaluate.reach_goal(model, planner, goal, 0, "random", render=False)
