@@ -21,9 +21,8 @@ import jax
 import numpy as np
 
 from benchmarks.run import ROOT, machine, median_time
-from unsupervised_skill_learning.config import (AgentConfig, DynamicsConfig, EnvConfig,
-                                                RunConfig, SkillConfig, TrainConfig)
-from unsupervised_skill_learning.train import Trainer
+from unsupervised_skill_learning.config import RunConfig
+from unsupervised_skill_learning.training.trainer import Trainer
 
 VENV = os.path.join(ROOT, "benchmarks", ".qdax-venv")
 # QDax 0.5.0 imports TensorFlow Probability's JAX substrate, which fails on JAX >= 0.5
@@ -51,13 +50,10 @@ def ensure_qdax() -> str:
 
 
 def matched_config() -> RunConfig:
-  return RunConfig(
-      logdir="/tmp/bench_qdax",
-      env=EnvConfig("Ant-v1", 200, 2, 2000, 0.0, 5),
-      skills=SkillConfig("discrete_uniform", 5, "dads", 0),
-      agent=AgentConfig(512, 3e-4, 0.99, 0.1, 64, 256),
-      dynamics=DynamicsConfig(64, 3e-4, 256, 4, True, True, "default", "none", 1, 1.0),
-      train=TrainConfig(True, 10, 2000, 500, 10000, False, save_model="", num_evals=0))
+  return RunConfig.build(
+      logdir="/tmp/bench_qdax", environment="Ant-v1", reduced_observation=2, num_envs=5,
+      skill_type="discrete_uniform", num_skills=5, random_skills=0, skill_dyn_train_steps=64,
+      skill_dynamics_relabel_type="none", num_epochs=10, save_model="", num_evals=0)
 
 
 def ours() -> dict:

@@ -29,13 +29,12 @@ import numpy as np
 from absl import app, flags
 
 import envs
-from lib.skill_prior import SkillPrior
-from unsupervised_skill_learning import components, planners
-from unsupervised_skill_learning.collector import Collector
-from unsupervised_skill_learning.config import (AgentConfig, DynamicsConfig, EnvConfig,
-                                                RunConfig, SkillConfig, TrainConfig)
-from unsupervised_skill_learning.objectives import Transitions
-from unsupervised_skill_learning.train import Trainer
+from lib.transition import Transition
+from unsupervised_skill_learning import components
+from unsupervised_skill_learning.config import RunConfig
+from unsupervised_skill_learning.planning import planners
+from unsupervised_skill_learning.training.learner import scan_updates
+from unsupervised_skill_learning.training.trainer import Trainer
 
 _ONLY = flags.DEFINE_string("only", "abcdef", "Items to run (letters).")
 _REPEATS = flags.DEFINE_integer("repeats", 5, "Timed repeats per item (median reported).")
@@ -70,26 +69,24 @@ def machine() -> str:
           f"({dev.device_kind})")
 
 
-def ant_paper_config(logdir: str, **train) -> RunConfig:
-  """configs/ant_xy_offpolicy.txt as a RunConfig."""
-  return RunConfig(
-      logdir=logdir,
-      env=EnvConfig("Ant-v1", 200, 2, 2000, 0.02, train.pop("num_envs", 1)),
-      skills=SkillConfig("cont_uniform", 2, "dads", 100),
-      agent=AgentConfig(512, 3e-4, 0.99, 0.1, 64, 256),
-      dynamics=DynamicsConfig(8, 3e-4, 256, 4, True, True, "default", "importance_sampling", 1,
-                              10.0),
-      train=TrainConfig(True, train.pop("num_epochs", 10), 2000, 500, 10000, False,
-                        save_model="", num_evals=0, **train))
+def ant_paper_config(logdir: str, **overrides) -> RunConfig:
+  """configs/ant_xy_offpolicy.txt as a RunConfig (flag names as keywords override it)."""
+  settings = dict(environment="Ant-v1", max_env_steps=200, reduced_observation=2,
+                  min_steps_before_resample=2000, resample_prob=0.02, skill_type="cont_uniform",
+                  num_skills=2, random_skills=100, hidden_layer_size=512, is_clip_eps=10.0,
+                  num_epochs=10, initial_collect_steps=2000, collect_steps=500,
+                  replay_buffer_capacity=10000, save_model="", num_evals=0)
+  return RunConfig.build(logdir=logdir, **{**settings, **overrides})
 
 
-def _random_batches(rng, n, b, obs_dim=29, skill_dim=2, action_dim=8):
-  return {"obs": rng.normal(size=(n, b, obs_dim)).astype(np.float32),
-          "skill": rng.uniform(-1, 1, (n, b, skill_dim)).astype(np.float32),
-          "action": rng.uniform(-1, 1, (n, b, action_dim)).astype(np.float32),
-          "next_obs": rng.normal(size=(n, b, obs_dim)).astype(np.float32),
-          "reward": np.zeros((n, b), np.float32), "terminated": np.zeros((n, b), bool),
-          "truncated": np.zeros((n, b), bool), "behaviour_logp": np.zeros((n, b), np.float32)}
+def _random_batches(rng, n, b, obs_dim=29, skill_dim=2, action_dim=8) -> Transition:
+  return Transition(obs=rng.normal(size=(n, b, obs_dim)).astype(np.float32),
+                    skill=rng.uniform(-1, 1, (n, b, skill_dim)).astype(np.float32),
+                    action=rng.uniform(-1, 1, (n, b, action_dim)).astype(np.float32),
+                    next_obs=rng.normal(size=(n, b, obs_dim)).astype(np.float32),
+                    reward=np.zeros((n, b), np.float32), terminated=np.zeros((n, b), bool),
+                    truncated=np.zeros((n, b), bool),
+                    behaviour_logp=np.zeros((n, b), np.float32))
 
 
 # --- items ----------------------------------------------------------------------------------
@@ -113,7 +110,7 @@ def bench_env_and_collector(repeats: int) -> dict:
     actor = trainer.state.agent.actor
 
     def collect():
-      data = trainer.collector.collect(actor, steps)
+      data = trainer.backend.collect(actor, steps)
       trainer.buffer.add_batch(data)
 
     t = median_time(collect, repeats)
@@ -127,15 +124,11 @@ def bench_sac(repeats: int) -> dict:
   parts = components.build(cfg, 8)
   sac = parts.learner.sac
   state = sac.init(jax.random.key(0))
-  rng = np.random.default_rng(0)
-  from unsupervised_skill_learning.sac import Batch  # pylint: disable=import-outside-toplevel
-  b = _random_batches(rng, 64, 256)
-  batch = Batch(obs=jnp.asarray(b["obs"][..., :29]), action=jnp.asarray(b["action"]),
-                reward=jnp.asarray(b["reward"]), next_obs=jnp.asarray(b["next_obs"][..., :29]),
-                terminated=jnp.zeros((64, 256)))
+  batch = jax.tree.map(jnp.asarray, _random_batches(np.random.default_rng(0), 64, 256))
+  update_many = jax.jit(lambda s, b, k: scan_updates(sac.update, s, b, k))
 
   def run():
-    jax.block_until_ready(sac.update_many(state, batch, jax.random.key(1)))
+    jax.block_until_ready(update_many(state, batch, jax.random.key(1)))
 
   t = median_time(run, repeats)
   return {"sac_updates_per_sec": 64 / t, "sac_ms_per_update": 1000 * t / 64}
@@ -146,8 +139,7 @@ def bench_reward(repeats: int) -> dict:
   parts = components.build(cfg, 8)
   dads = parts.learner.objective
   state = dads.init(jax.random.key(0))
-  b = {k: jnp.asarray(v[0]) for k, v in _random_batches(np.random.default_rng(0), 1, 256).items()}
-  batch = Transitions(b["obs"], b["skill"], b["next_obs"])
+  batch = jax.tree.map(lambda v: jnp.asarray(v[0]), _random_batches(np.random.default_rng(0), 1, 256))
   fast = jax.jit(lambda s, x, k: dads.reward(s, x, k)[0])
   naive = jax.jit(dads.reward_naive)
   out = {}
@@ -157,8 +149,7 @@ def bench_reward(repeats: int) -> dict:
     out[f"dads_reward_ms_{name}"] = 1000 * t
     out[f"dads_reward_transitions_per_sec_{name}"] = 256 / t
   # The general case (the dynamics also sees the state, e.g. --reduced_observation=0).
-  general = RunConfig(logdir="/tmp/bench", env=EnvConfig("Ant-v1", 200, 0),
-                      skills=SkillConfig("cont_uniform", 2, "dads", 100))
+  general = ant_paper_config("/tmp/bench", reduced_observation=0)
   g = components.build(general, 8).learner.objective
   gstate = g.init(jax.random.key(0))
   gfast = jax.jit(lambda s, x, k: g.reward(s, x, k)[0])
@@ -190,12 +181,11 @@ def bench_mpc(repeats: int) -> dict:
   parts = components.build(cfg, 8)
   dads = parts.learner.objective
   state = dads.init(jax.random.key(0))
-  goal_env = envs.get_environment("Ant-v1_goal")
   out = {}
   for skill_only in (True, False):
-    planner = planners.Planner(planners.PlannerConfig(skill_dim=2, skill_only=skill_only),
-                               dads.dynamics.predict_next, goal_env.compute_reward)
-    s0, goal, mean = jnp.zeros(2), jnp.array([10.0, 10.0]), jnp.zeros((1, 2))
+    pcfg = planners.PlannerConfig(skill_dim=2, skill_only=skill_only)
+    planner = planners.make_planner(pcfg, dads.dynamics.predict_next, planners.mppi(pcfg))
+    s0, goal, mean = jnp.zeros(2), jnp.array([10.0, 10.0]), planner.init_plan()
     t = median_time(lambda: jax.block_until_ready(
         planner.plan(state, s0, goal, mean, jax.random.key(0))), max(repeats, 20))
     out["mpc_replan_ms" + ("" if skill_only else "_stepwise")] = 1000 * t
@@ -205,7 +195,7 @@ def bench_mpc(repeats: int) -> dict:
 def bench_memory(repeats: int) -> dict:
   del repeats
   code = ("import resource, benchmarks.run as b;"
-          "from unsupervised_skill_learning.train import Trainer;"
+          "from unsupervised_skill_learning.training.trainer import Trainer;"
           "t = Trainer(b.ant_paper_config('/tmp/bench', num_epochs=3)); t.run();"
           "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)")
   out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True,

@@ -1,4 +1,4 @@
-"""Goal reaching on top of any env whose observation starts with x, y."""
+"""Goal reaching on top of any env whose observation holds its position."""
 
 from __future__ import annotations
 
@@ -7,23 +7,36 @@ import jax.numpy as jnp
 import numpy as np
 
 
+def goal_reward(positions, goal):
+  """-||positions - goal||: positions [..., P], goal [P] -> [...].
+
+  The one goal reward: the goal environments' step reward and the planners' score of
+  predicted states. NumPy in, NumPy out; JAX arrays (a jitted planner) likewise.
+  """
+  xp = jnp if isinstance(positions, jax.Array) or isinstance(goal, jax.Array) else np
+  return -xp.linalg.norm(positions - goal, axis=-1)
+
+
 class GoalReachingMixin:
-  """Reward = -||xy - goal|| of the state reached; the goal is settable per episode.
+  """Reward = goal_reward(position reached, goal); the goal is settable per episode.
 
   Mix in before the base env: `class AntGoalEnv(GoalReachingMixin, AntEnv)`.
-  `compute_reward` is vectorized over batches of (predicted) states and agrees with
-  `step`'s reward, which is what lets a planner score imagined trajectories.
+  `position_indices` says where the position sits in the observation (the registry's
+  ObservationSpec.position_indices for the same robot).
   """
+
+  position_indices: tuple[int, ...] = (0, 1)
 
   def __init__(self, *args, goal=(10.0, 10.0), **kwargs):
     super().__init__(*args, **kwargs)
-    self.goal = np.zeros(2)
+    self.goal = np.zeros(len(self.position_indices))
     self.set_goal(goal)
 
   def set_goal(self, goal) -> None:
     goal = np.asarray(goal, dtype=np.float64)
-    if goal.shape != (2,):
-      raise ValueError(f"a goal is an (x, y) pair; got shape {goal.shape}")
+    if goal.shape != (len(self.position_indices),):
+      raise ValueError(f"a goal has {len(self.position_indices)} coordinates; got shape "
+                       f"{goal.shape}")
     self.goal = goal
 
   def reset(self, *, seed=None, options=None):
@@ -31,21 +44,8 @@ class GoalReachingMixin:
       self.set_goal(options["goal"])
     return super().reset(seed=seed, options=options)
 
-  def compute_reward(self, obs, next_obs, goal=None):
-    """obs, next_obs: [..., D] with x-y first -> reward [...].
-
-    Works on NumPy arrays and, inside a jitted planner, on JAX arrays (then `goal` is
-    passed in as an array so that one compiled planner serves every goal).
-    """
-    del obs  # The reward depends on the state reached only.
-    if isinstance(next_obs, jax.Array):
-      goal = jnp.asarray(self.goal if goal is None else goal)
-      return -jnp.linalg.norm(next_obs[..., :2] - goal, axis=-1)
-    goal = self.goal if goal is None else np.asarray(goal)
-    return -np.linalg.norm(np.asarray(next_obs)[..., :2] - goal, axis=-1)
-
   def step(self, action):
     obs, _, terminated, truncated, info = super().step(action)
-    reward = float(self.compute_reward(None, obs))
+    reward = float(goal_reward(np.asarray(obs)[list(self.position_indices)], self.goal))
     info["distance_to_goal"] = -reward
     return obs, reward, terminated, truncated, info

@@ -74,6 +74,27 @@ class HalfCheetahEnv(_LeanStepMixin, half_cheetah_v5.HalfCheetahEnv):
   def __init__(self, **kwargs):
     super().__init__(exclude_current_positions_from_observation=False, **kwargs)
 
+  def _initialize_simulation(self):
+    """Gymnasium's model, compiled without its deprecated `<compiler settotalmass>`.
+
+    MuJoCo's compiler prints (from C, to stderr and MUJOCO_LOG.TXT: no Python warning to
+    filter) a deprecation warning for that attribute at every compile, i.e. for every
+    HalfCheetah made. We compile without it and scale the masses as the warning advises
+    (mj_setTotalmass, then mj_setConst): the same model, every array equal.
+    """
+    spec = mujoco.MjSpec.from_file(self.fullpath)
+    total_mass = spec.compiler.settotalmass
+    spec.compiler.settotalmass = -1.0  # MuJoCo's 'unset'
+    model = spec.compile()
+    # As MujocoEnv does: grow the offscreen framebuffer to the requested render size.
+    model.vis.global_.offwidth = max(model.vis.global_.offwidth, self.width)
+    model.vis.global_.offheight = max(model.vis.global_.offheight, self.height)
+    data = mujoco.MjData(model)
+    if total_mass > 0:
+      mujoco.mj_setTotalmass(model, total_mass)
+      mujoco.mj_setConst(model, data)
+    return model, data
+
   def step(self, action):
     obs, velocity, ctrl_cost, diverged = self._simulate(action)
     return obs, velocity - 0.1 * ctrl_cost, diverged, False, {"x_velocity": velocity}

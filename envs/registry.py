@@ -15,11 +15,13 @@ from lib.skill_prior import SkillPrior
 
 # Ant: qpos[3:7] is the torso orientation quaternion, qvel[0:2] (obs 15, 16) the x-y
 # velocity. The heading of 'x-y-heading' is carried by that quaternion.
-_ANT_SPEC = ObservationSpec(29, num_hidden=2, reduced={
+_ANT_SPEC = ObservationSpec(29, num_hidden=2, position_indices=(0, 1), reduced={
     1: (0,), 2: (0, 1), 3: (0, 1, 3, 4, 5, 6), 4: (0, 1, 15, 16)})
-_POINT_SPEC = ObservationSpec(8, num_hidden=2, reduced={1: (0,), 2: (0, 1), 3: (0, 1, 2)})
-_HUMANOID_SPEC = ObservationSpec(47, num_hidden=2, reduced={1: (0,), 2: (0, 1)})
-_CHEETAH_SPEC = ObservationSpec(18, num_hidden=1, reduced={1: (0,)})
+_POINT_SPEC = ObservationSpec(8, num_hidden=2, position_indices=(0, 1),
+                              reduced={1: (0,), 2: (0, 1), 3: (0, 1, 2)})
+_HUMANOID_SPEC = ObservationSpec(47, num_hidden=2, position_indices=(0, 1),
+                                 reduced={1: (0,), 2: (0, 1)})
+_CHEETAH_SPEC = ObservationSpec(18, num_hidden=1, position_indices=(0,), reduced={1: (0,)})
 
 
 @dataclasses.dataclass(frozen=True)
@@ -28,8 +30,9 @@ class EnvEntry:
   spec: ObservationSpec
   goal_env: str | None = None  # The goal-reaching twin used by evaluation.
   default_goals: tuple[tuple[float, float], ...] = ()
-  camera_distance: float | None = None
+  camera_distance: float | None = None  # None: where the robot fills most of the frame
   camera_tracks_robot: bool = True  # False: a fixed camera over the arena.
+  camera_elevation: float | None = None  # degrees; None: -45 tracking a robot, -70 over an arena
   goal_tolerance: float = 1.5  # 'reached' radius of the goal-reaching report
   coverage_cell: float = 1.0   # side of the x-y cells counted by the coverage metric
 
@@ -84,9 +87,11 @@ def lookup(name: str) -> EnvEntry:
     raise ValueError(f"--environment={name} has a discrete action space; DADS' SAC needs "
                      "continuous actions")
   probe.close()
+  # Filmed from the side and close, as Gymnasium films its own robots (Hopper, Walker2d
+  # are planar: seen from above they hide their gait); the distance frames the robot.
   return EnvEntry(lambda: gymnasium.make(name, disable_env_checker=True,
                                          max_episode_steps=None).unwrapped,
-                  ObservationSpec(obs_dim))
+                  ObservationSpec(obs_dim), camera_elevation=-20.0)
 
 
 def get_environment(name: str) -> gymnasium.Env:

@@ -1,4 +1,4 @@
-"""The skill wrapper: appends a skill z to every observation and owns the time limit."""
+"""The skill wrapper: a skill z beside every observation, and the time limit."""
 
 from __future__ import annotations
 
@@ -12,16 +12,17 @@ from lib.skill_prior import SkillPrior
 
 
 class SkillWrapper(gymnasium.Wrapper):
-  """Observation = env observation ⊕ skill, float32 [obs_dim + skill_dim].
+  """Observation = {"observation": float32 [obs_dim], "skill": float32 [skill_dim]}: the
+  skill travels beside the env's observation, never inside it.
 
   A skill is drawn from `prior` at reset (or `preset_skill`, for evaluation), and may be
   redrawn within the episode: once `min_steps_before_resample` steps have passed since
   the last draw, each step redraws with probability `resample_prob`. The episode is
   truncated (not terminated) after `max_env_steps` steps.
 
-  The skill appended to the observation returned by `step` is the one the next action
-  will be taken under; the transition's own skill is the one appended to the previous
-  observation (the collector stores that one with the transition).
+  The skill returned with `step`'s observation is the one the next action will be taken
+  under; the transition's own skill is the one returned with the previous observation
+  (the collector stores that one with the transition).
   """
 
   def __init__(self, env: gymnasium.Env, prior: SkillPrior, rng: np.random.Generator, *,
@@ -41,8 +42,9 @@ class SkillWrapper(gymnasium.Wrapper):
     if preset_skill is not None:
       self.set_preset_skill(preset_skill)
     self.obs_dim = int(np.prod(env.observation_space.shape))
-    self.observation_space = gymnasium.spaces.Box(
-        -np.inf, np.inf, (self.obs_dim + prior.dim,), np.float32)
+    self.observation_space = gymnasium.spaces.Dict({
+        "observation": gymnasium.spaces.Box(-np.inf, np.inf, (self.obs_dim,), np.float32),
+        "skill": gymnasium.spaces.Box(-np.inf, np.inf, (prior.dim,), np.float32)})
     self.skill = np.zeros(prior.dim, np.float32)
     self._obs = np.zeros(self.obs_dim, np.float32)
     self.elapsed_steps = 0
@@ -65,9 +67,9 @@ class SkillWrapper(gymnasium.Wrapper):
                   else self.prior.sample(self.rng))
     self._steps_since_draw = 0
 
-  def _augment(self, obs: np.ndarray) -> np.ndarray:
+  def _augment(self, obs: np.ndarray) -> dict[str, np.ndarray]:
     self._obs = np.asarray(obs, np.float32)
-    return np.concatenate([self._obs, self.skill])
+    return {"observation": self._obs.copy(), "skill": self.skill.copy()}
 
   def reset(self, *, seed=None, options=None):
     obs, info = self.env.reset(seed=seed, options=options)
@@ -101,8 +103,8 @@ class SkillWrapper(gymnasium.Wrapper):
       state["physics"] = physics
     return state
 
-  def set_state(self, state: dict[str, Any]) -> np.ndarray:
-    """Restores `get_state`'s output; returns the current augmented observation."""
+  def set_state(self, state: dict[str, Any]) -> dict[str, np.ndarray]:
+    """Restores `get_state`'s output; returns the current observation."""
     base = self.env.unwrapped
     if "physics" in state:
       mujoco.mj_setState(base.model, base.data, np.asarray(state["physics"]),

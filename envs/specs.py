@@ -1,9 +1,11 @@
-"""Observation specs: what the policy may see and what each reduced observation keeps.
+"""Observation specs: what the policy may see, where the position is, and what each
+reduced observation keeps.
 
 These replace the original's magic numbers. `num_hidden` leading coordinates (the
-global position) are removed from the policy's and critic's input; `reduced` maps each
-supported `reduced_observation` code to the observation indices the skill dynamics
-models (0 always means the full observation).
+global position) are removed from the policy's and critic's input; `position_indices`
+says where the robot's position (x-y, or x alone) sits, for goals, coverage and plots;
+`reduced` maps each supported `reduced_observation` code to the observation indices the
+skill dynamics models (0 always means the full observation).
 """
 
 from __future__ import annotations
@@ -22,10 +24,12 @@ REDUCED_OBSERVATION_MEANINGS = {
 @dataclasses.dataclass(frozen=True)
 class ObservationSpec:
   """obs_dim: observation length; num_hidden: leading coordinates hidden from the policy;
+  position_indices: the position's indices (empty when the env exposes none);
   reduced: reduced_observation code -> tuple of observation indices (0 is implicit)."""
 
   obs_dim: int
   num_hidden: int = 0
+  position_indices: tuple[int, ...] = ()
   reduced: dict[int, tuple[int, ...]] = dataclasses.field(default_factory=dict)
 
   def supported(self) -> tuple[int, ...]:
@@ -45,8 +49,3 @@ class ObservationSpec:
   def policy_indices(self) -> tuple[int, ...]:
     """Observation indices the policy and critic see (hidden coordinates removed)."""
     return tuple(range(self.num_hidden, self.obs_dim))
-
-  def dynamics_input_indices(self, code: int, env_name: str = "this environment") -> tuple[int, ...]:
-    """Indices the skill dynamics conditions on: the reduced observation less the hidden
-    coordinates. With the x-y prior on Ant this is empty, so q(delta | s, z) = q(delta | z)."""
-    return tuple(i for i in self.reduced_indices(code, env_name) if i >= self.num_hidden)

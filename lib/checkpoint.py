@@ -1,90 +1,357 @@
-"""Atomic checkpoints: a folder per checkpoint, written under a temporary name, then
-renamed, so a crash or Ctrl-C at any moment leaves the previous checkpoint usable.
+"""Atomic, checksummed checkpoints: a folder per checkpoint, written under a temporary
+name, then renamed, so a crash, Ctrl-C or full disk at any moment leaves the previous
+checkpoint usable; a file damaged later (disk, copy, hand edit) is detected, never read.
 
-  <models>/ckpt-000050/state.msgpack   parameters and optimizer states (flax state dict)
-                      /arrays.npz      other arrays (environment physics, ...)
-                      /meta.json       counters, RNG states, anything JSON
-                      /<extra files>   e.g. the replay buffer, written by a callback
+  <models>/ckpt-000050/state.msgpack    parameters and optimizer states (flax state dict)
+                      /arrays.npz       other arrays (environment physics, ...)
+                      /<extra files>    e.g. the replay buffer, written by a callback
+                      /checksums.json   sha256 of every other file (meta.json included)
+                      /meta.json        counters, RNG states, format_version; written last
+
+A `ckpt-N` folder is never a partial write (it only gets its name once complete), so a
+`ckpt-N` without meta.json or with a bad checksum is damage: list_checkpoints reports it,
+latest_valid_checkpoint skips it with a warning, restoring it raises CheckpointError.
+Every error is one line starting with the file (or folder) it is about.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
 import shutil
-from collections.abc import Callable
+import zipfile
+import zlib
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import flax.serialization
 import jax
+import msgpack
 import numpy as np
+from absl import logging
+
+from lib.atomic import atomic_write, atomic_write_json, atomic_write_with, fsync_directory
+from lib.run_lock import process_alive
+
+FORMAT_VERSION = 2
+STATE, ARRAYS, META, CHECKSUMS = "state.msgpack", "arrays.npz", "meta.json", "checksums.json"
+FROM_SCRATCH = "rerun with --train_from_scratch=1 to start over"
 
 _NAME = re.compile(r"^ckpt-(\d+)$")
+# .tmp-ckpt-<step>-<pid>[-<what>]: the writer's pid tells whether it may still be writing.
+_TMP_NAME = re.compile(r"^\.tmp-ckpt-(\d+)-(\d+)(?:-.*)?$")
+# What reading a damaged file can raise: zip/CRC errors from np.load, msgpack's own
+# errors, decoding errors, and the Value/Key/Type/Index/Attribute errors that flax and
+# numpy raise when the decoded structure is not what they expect.
+_DAMAGE = (zipfile.BadZipFile, zlib.error, EOFError, UnicodeDecodeError, json.JSONDecodeError,
+           msgpack.exceptions.UnpackException, ValueError, KeyError, TypeError, IndexError,
+           AttributeError, OSError)
 
 
 class CheckpointError(RuntimeError):
   """A checkpoint that cannot be read or does not fit this run; names the file."""
 
 
+class FormatVersionError(CheckpointError):
+  """A checkpoint written by another format version (not damaged: every older one of the
+  run has the same format, so there is nothing to fall back to)."""
+
+
+def _one_line(err: BaseException) -> str:
+  text = " ".join(str(err).split())
+  return text or type(err).__name__
+
+
+def _sha256(file: str) -> str:
+  digest = hashlib.sha256()
+  with open(file, "rb") as f:
+    for block in iter(lambda: f.read(1 << 20), b""):
+      digest.update(block)
+  return digest.hexdigest()
+
+
+# --- checksums ----------------------------------------------------------------------------
+def _files_of(folder: str) -> list[str]:
+  """Relative '/'-separated paths of the files under `folder`, checksums.json excluded."""
+  names = []
+  for root, dirs, files in os.walk(folder):
+    dirs.sort()
+    for name in files:
+      rel = os.path.relpath(os.path.join(root, name), folder).replace(os.sep, "/")
+      if rel != CHECKSUMS:
+        names.append(rel)
+  return sorted(names)
+
+
+def _write_checksum_file(folder: str, digests: dict[str, str]) -> str:
+  return atomic_write_json(os.path.join(folder, CHECKSUMS),
+                           {"algorithm": "sha256", "files": dict(sorted(digests.items()))},
+                           indent=1)
+
+
+def write_checksums(folder: str, names: Iterable[str] | None = None) -> str:
+  """Writes `<folder>/checksums.json`: the sha256 of `names` (paths relative to folder;
+  default: every file under it); returns its path. Call it once the folder is complete,
+  e.g. after exporting a model (eval_model.msgpack, config.json)."""
+  names = _files_of(folder) if names is None else list(names)
+  return _write_checksum_file(folder, {n: _sha256(os.path.join(folder, n)) for n in names})
+
+
+def verify_checksums(folder: str, kind: str = "file") -> None:
+  """Checks every file listed in `<folder>/checksums.json` exists and has its sha256;
+  raises CheckpointError naming the first missing or damaged one (or checksums.json).
+  `kind` words the message ("checkpoint file", "model file")."""
+  listing = os.path.join(folder, CHECKSUMS)
+  if not os.path.exists(listing):
+    raise CheckpointError(f"{listing}: missing, so the {kind}s of {folder} cannot be verified")
+  listed = _read_json(listing, "checksum list")
+  files = listed.get("files") if isinstance(listed, dict) else None
+  if not isinstance(files, dict) or not files:
+    raise CheckpointError(f"{listing}: damaged checksum list (no \"files\" mapping)")
+  for name, want in files.items():
+    parts = name.split("/") if isinstance(name, str) else [""]
+    if not isinstance(want, str) or any(p in ("", ".", "..") for p in parts) or \
+        os.path.isabs(name):
+      raise CheckpointError(f"{listing}: damaged checksum list (entry {name!r}: {want!r})")
+    file = os.path.join(folder, *parts)
+    try:
+      got = _sha256(file)
+    except FileNotFoundError:
+      raise CheckpointError(f"{file}: missing {kind} (listed in {CHECKSUMS})") from None
+    except OSError as err:
+      raise CheckpointError(f"{file}: unreadable {kind} ({_one_line(err)})") from err
+    if got != want.lower():
+      raise CheckpointError(f"{file}: damaged {kind} (its sha256 differs from the one in "
+                            f"{CHECKSUMS}, written with it)")
+
+
+# --- meta -----------------------------------------------------------------------------------
+def _read_json(file: str, what: str) -> Any:
+  try:
+    with open(file, "rb") as f:
+      return json.loads(f.read().decode("utf-8"))
+  except FileNotFoundError:
+    raise CheckpointError(f"{file}: missing {what}") from None
+  except _DAMAGE as err:
+    raise CheckpointError(f"{file}: unreadable {what} ({_one_line(err)})") from err
+
+
+def _load_meta(path: str) -> dict:
+  """meta.json of checkpoint `path`, checked: format version, then a dict with int
+  "epoch" >= 0 and int "env_steps" >= 0 (what resuming relies on)."""
+  file = os.path.join(path, META)
+  meta = _read_json(file, "checkpoint meta")
+  if not isinstance(meta, dict):
+    raise CheckpointError(f"{file}: damaged checkpoint meta (a JSON {type(meta).__name__}, "
+                          "expected an object)")
+  if "format_version" not in meta:
+    raise FormatVersionError(f"{path}: checkpoint from an older format (before version "
+                             f"{FORMAT_VERSION}); {FROM_SCRATCH}")
+  version = meta["format_version"]
+  if version != FORMAT_VERSION:
+    raise FormatVersionError(f"{path}: checkpoint of format version {version!r}; this code "
+                             f"reads version {FORMAT_VERSION}; {FROM_SCRATCH}")
+  for key in ("epoch", "env_steps"):
+    value = meta.get(key)
+    # bool is an int subclass; true/false is no counter.
+    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+      got = "missing" if key not in meta else f"got {json.dumps(value)}"
+      raise CheckpointError(f"{file}: damaged checkpoint meta (\"{key}\" must be an integer "
+                            f">= 0; {got})")
+  return meta
+
+
+# --- finding checkpoints -------------------------------------------------------------------
 def list_checkpoints(directory: str) -> list[tuple[int, str]]:
-  """(step, path) of complete checkpoints, oldest first (temporaries are ignored)."""
+  """(step, path) of every ckpt-N folder, oldest first, complete or not (a folder that
+  lost meta.json is damage to report, not an absent checkpoint); temporaries are
+  ignored."""
   if not os.path.isdir(directory):
     return []
   found = []
   for name in os.listdir(directory):
     m = _NAME.match(name)
-    if m and os.path.exists(os.path.join(directory, name, "meta.json")):
+    if m and os.path.isdir(os.path.join(directory, name)):
       found.append((int(m.group(1)), os.path.join(directory, name)))
   return sorted(found)
 
 
 def latest_checkpoint(directory: str) -> str | None:
+  """The newest ckpt-N folder, even a damaged one (restoring it then raises
+  CheckpointError rather than silently restarting); None if there is none. Prefer
+  latest_valid_checkpoint, which falls back to an older intact one."""
   found = list_checkpoints(directory)
   return found[-1][1] if found else None
 
 
-def save(directory: str, step: int, state: Any, meta: dict, arrays: dict[str, np.ndarray],
-         extra: Callable[[str], None] | None = None, keep: int = 3) -> str:
-  """Writes checkpoint `step`; keeps the newest `keep`; returns its path."""
-  os.makedirs(directory, exist_ok=True)
-  final = os.path.join(directory, f"ckpt-{step:06d}")
-  tmp = os.path.join(directory, f".tmp-ckpt-{step:06d}-{os.getpid()}")
-  shutil.rmtree(tmp, ignore_errors=True)
+def _looks_complete(path: str) -> bool:
+  """Cheap test (no hashing) used by rotation and for the 'kept' of error messages."""
+  return os.path.isfile(os.path.join(path, META)) and \
+      os.path.isfile(os.path.join(path, CHECKSUMS))
+
+
+def _newest_complete(directory: str) -> str | None:
+  complete = [p for _, p in list_checkpoints(directory) if _looks_complete(p)]
+  return complete[-1] if complete else None
+
+
+def verify(path: str) -> None:
+  """Checks checkpoint `path`: meta.json present, every file matches checksums.json, and
+  meta.json of this format with sane counters; raises CheckpointError naming the file."""
+  if not os.path.isdir(path):
+    raise CheckpointError(f"{path}: no such checkpoint folder")
+  meta_file = os.path.join(path, META)
+  if not os.path.exists(meta_file):
+    raise CheckpointError(f"{meta_file}: missing, the checkpoint is incomplete (file deleted "
+                          "after it was written)")
+  if os.path.exists(os.path.join(path, CHECKSUMS)):
+    verify_checksums(path, kind="checkpoint file")
+    _load_meta(path)
+  else:
+    _load_meta(path)  # an old-format checkpoint has no checksums: say that, not "missing"
+    raise CheckpointError(f"{os.path.join(path, CHECKSUMS)}: missing, the checkpoint cannot be "
+                          "verified (file deleted after it was written)")
+
+
+def latest_valid_checkpoint(directory: str,
+                            validate: Callable[[str], None] | None = None) -> str | None:
+  """The newest checkpoint that passes verify (and `validate(path)`, which signals an
+  unusable one by raising CheckpointError); damaged newer ones are skipped with one
+  warning each, and kept on disk for inspection.
+
+  Returns None only if `directory` has no ckpt-N folder at all. Raises CheckpointError
+  naming the newest folder if there are some but none is usable, and at once for one of
+  another format version (all older ones are of that format too)."""
+  found = list_checkpoints(directory)
+  if not found:
+    return None
+  newest_error = None
+  for _, path in reversed(found):
+    try:
+      verify(path)
+      if validate is not None:
+        validate(path)
+      return path
+    except FormatVersionError:
+      raise
+    except CheckpointError as err:
+      logging.warning("skipping damaged checkpoint %s: %s", path, _one_line(err))
+      newest_error = newest_error or err
+  raise CheckpointError(f"{found[-1][1]}: no usable checkpoint; {FROM_SCRATCH} (all "
+                        f"{len(found)} checkpoint folders are damaged; the newest: "
+                        f"{_one_line(newest_error)})")
+
+
+# --- writing -------------------------------------------------------------------------------
+def _write_folder(tmp: str, state: Any, meta_bytes: bytes, arrays: dict[str, np.ndarray],
+                  extra: Callable[[str], None] | None) -> None:
+  """Every file of a checkpoint into the fresh folder `tmp`; meta.json last."""
   os.makedirs(tmp)
   state_dict = flax.serialization.to_state_dict(jax.device_get(state))
-  with open(os.path.join(tmp, "state.msgpack"), "wb") as f:
-    f.write(flax.serialization.msgpack_serialize(state_dict))
-  np.savez(os.path.join(tmp, "arrays.npz"), **arrays)
+  atomic_write(os.path.join(tmp, STATE), flax.serialization.msgpack_serialize(state_dict))
+  atomic_write_with(os.path.join(tmp, ARRAYS), lambda p: np.savez(p, **arrays))
   if extra is not None:
     extra(tmp)
-  # meta.json last: a folder without it is never taken for a checkpoint.
-  with open(os.path.join(tmp, "meta.json"), "w", encoding="utf-8") as f:
-    json.dump(meta, f)
-  for path in (os.path.join(tmp, n) for n in os.listdir(tmp)):
-    with open(path, "rb") as f:
+  # Hashing reads every file back; fsync first so the hash is of what is on disk (the
+  # extra callback's files are not necessarily synced).
+  digests = {}
+  for name in _files_of(tmp):
+    file = os.path.join(tmp, name)
+    with open(file, "rb") as f:
       os.fsync(f.fileno())
-  if os.path.exists(final):
-    shutil.rmtree(final)
-  os.rename(tmp, final)
-  for _, old in list_checkpoints(directory)[:-keep]:
-    shutil.rmtree(old, ignore_errors=True)
-  for name in os.listdir(directory):  # temporaries of killed writers
-    if name.startswith(".tmp-ckpt-") and not name.endswith(f"-{os.getpid()}"):
+    digests[name] = _sha256(file)
+  # meta.json is covered too: its bytes are known before it is written.
+  digests[META] = hashlib.sha256(meta_bytes).hexdigest()
+  _write_checksum_file(tmp, digests)
+  # meta.json last: a folder without it is never taken for a checkpoint.
+  atomic_write(os.path.join(tmp, META), meta_bytes)
+  fsync_directory(tmp)
+
+
+def _move_into_place(tmp: str, final: str, aside: str) -> None:
+  """Renames `tmp` to `final`. An existing `final` (the same step written again, e.g.
+  after its damaged copy was skipped) is moved aside first and put back on failure, so
+  no moment leaves the run without it unless the new one is in place."""
+  if not os.path.exists(final):
+    os.rename(tmp, final)
+    return
+  shutil.rmtree(aside, ignore_errors=True)
+  os.rename(final, aside)
+  try:
+    os.rename(tmp, final)
+  except BaseException:
+    os.rename(aside, final)
+    raise
+  shutil.rmtree(aside, ignore_errors=True)
+
+
+def _rotate(directory: str, final: str, keep: int) -> None:
+  """Removes complete checkpoints beyond the newest `keep` (at least 1); never `final`,
+  nor incomplete or damaged-looking folders (left for inspection)."""
+  complete = [p for _, p in list_checkpoints(directory) if _looks_complete(p)]
+  for old in complete[:-max(int(keep), 1)]:
+    if old != final:
+      shutil.rmtree(old, ignore_errors=True)
+
+
+def _remove_dead_temporaries(directory: str) -> None:
+  """Removes the .tmp-ckpt-* folders of writers that died (killed mid-write). A live
+  writer's (another process on this logdir) is left alone."""
+  for name in os.listdir(directory):
+    m = _TMP_NAME.match(name)
+    if m and not process_alive(int(m.group(2))):
       shutil.rmtree(os.path.join(directory, name), ignore_errors=True)
+
+
+def save(directory: str, step: int, state: Any, meta: dict, arrays: dict[str, np.ndarray],
+         extra: Callable[[str], None] | None = None, keep: int = 3) -> str:
+  """Writes checkpoint `step` (state: a pytree of arrays; meta: JSON-able dict with
+  "epoch" and "env_steps"; arrays: name -> array; extra(folder) writes more files into
+  the folder), keeps the newest `keep` complete ones, returns its path.
+
+  If writing fails (OSError, e.g. a full disk) nothing is left of the new checkpoint,
+  no older one is touched, and CheckpointError says which one is kept."""
+  step = int(step)
+  meta_bytes = json.dumps({**meta, "format_version": FORMAT_VERSION}).encode("utf-8")
+  final = os.path.join(directory, f"ckpt-{step:06d}")
+  tmp = os.path.join(directory, f".tmp-ckpt-{step:06d}-{os.getpid()}")
+  aside = f"{tmp}-replaced"
+  try:
+    os.makedirs(directory, exist_ok=True)
+    shutil.rmtree(tmp, ignore_errors=True)  # ours, from an earlier failed attempt
+    _write_folder(tmp, state, meta_bytes, arrays, extra)
+    _move_into_place(tmp, final, aside)
+    fsync_directory(directory)
+  except OSError as err:
+    shutil.rmtree(tmp, ignore_errors=True)
+    kept = _newest_complete(directory) if os.path.isdir(directory) else None
+    reason = err.strerror or _one_line(err)
+    raise CheckpointError(f"{directory}: could not write checkpoint {step} ({reason}); kept "
+                          f"{kept or 'nothing'}") from err
+  except BaseException:
+    shutil.rmtree(tmp, ignore_errors=True)
+    raise
+  _rotate(directory, final, keep)
+  _remove_dead_temporaries(directory)
   return final
 
 
+# --- reading -------------------------------------------------------------------------------
 def restore_state(path: str, template: Any) -> Any:
-  """Reads state.msgpack into the structure of `template`; every leaf must match in
-  shape and dtype, else CheckpointError naming the file and the first mismatch."""
-  file = os.path.join(path, "state.msgpack")
+  """Verifies checkpoint `path`, then reads state.msgpack into the structure of
+  `template`; every leaf must match in shape and dtype, else CheckpointError naming the
+  file and the first mismatch. Returns the pytree with NumPy leaves."""
+  verify(path)
+  file = os.path.join(path, STATE)
   try:
     with open(file, "rb") as f:
       state_dict = flax.serialization.msgpack_restore(f.read())
     restored = flax.serialization.from_state_dict(template, state_dict)
-  except Exception as err:  # msgpack/flax raise many types for a damaged file
-    raise CheckpointError(f"{file}: unreadable or incompatible checkpoint ({err})") from err
+  except _DAMAGE as err:
+    raise CheckpointError(f"{file}: unreadable or incompatible checkpoint "
+                          f"({_one_line(err)})") from err
   want = jax.tree_util.tree_leaves_with_path(template)
   got = jax.tree.leaves(restored)
   if len(want) != len(got):
@@ -100,12 +367,14 @@ def restore_state(path: str, template: Any) -> Any:
 
 
 def restore_meta(path: str) -> tuple[dict, dict[str, np.ndarray]]:
-  """meta.json and arrays.npz of a checkpoint (CheckpointError if unreadable)."""
+  """Verifies checkpoint `path`, then returns (meta.json, arrays.npz as name -> array);
+  meta has int "epoch" >= 0 and "env_steps" >= 0 (and "format_version")."""
+  verify(path)
+  meta = _load_meta(path)
+  file = os.path.join(path, ARRAYS)
   try:
-    with open(os.path.join(path, "meta.json"), encoding="utf-8") as f:
-      meta = json.load(f)
-    with np.load(os.path.join(path, "arrays.npz")) as f:
+    with np.load(file, allow_pickle=False) as f:
       arrays = {k: f[k] for k in f.files}
-  except (OSError, ValueError) as err:
-    raise CheckpointError(f"{path}: unreadable checkpoint ({err})") from err
+  except _DAMAGE as err:
+    raise CheckpointError(f"{file}: unreadable checkpoint file ({_one_line(err)})") from err
   return meta, arrays

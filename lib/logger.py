@@ -9,16 +9,20 @@ from tensorboardX import SummaryWriter
 
 
 class Logger:
-  """Writes scalars keyed by a step (env steps); one writer per run directory."""
+  """Writes scalars keyed by a step (env steps); one writer per run directory.
 
-  def __init__(self, directory: str):
-    self.writer = SummaryWriter(directory, flush_secs=30)
+  purge_step: a resumed run passes the step its checkpoint ends at, so the points a killed
+  run wrote after that checkpoint are hidden (TensorBoard, and export_curves) instead of
+  appearing twice. Non-finite values are written as they are: a diverging curve shows
+  its NaN instead of silently stopping.
+  """
+
+  def __init__(self, directory: str, purge_step: int | None = None):
+    self.writer = SummaryWriter(directory, flush_secs=30, purge_step=purge_step)
 
   def scalars(self, values: Mapping[str, float], step: int) -> None:
     for name, value in values.items():
-      value = float(np.asarray(value))
-      if np.isfinite(value):
-        self.writer.add_scalar(name, value, step)
+      self.writer.add_scalar(name, float(np.asarray(value)), step)
 
   def text(self, name: str, text: str, step: int = 0) -> None:
     self.writer.add_text(name, text, step)

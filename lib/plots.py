@@ -9,16 +9,20 @@ import matplotlib
 
 matplotlib.use("Agg")  # Headless: never needs a display.
 import matplotlib.pyplot as plt  # noqa: E402  pylint: disable=wrong-import-position
+from matplotlib import ticker  # noqa: E402  pylint: disable=wrong-import-position
 import numpy as np  # noqa: E402  pylint: disable=wrong-import-position
+
+from lib.atomic import atomic_write_with  # noqa: E402  pylint: disable=wrong-import-position
 
 
 def plot_trajectories(path: str, trajectories: Sequence[np.ndarray], *,
                       labels: Sequence[str] | None = None,
                       predicted: Sequence[np.ndarray] | None = None,
                       goals: np.ndarray | None = None, title: str = "",
-                      limits: float | None = None) -> str:
-  """Draws x-y trajectories [T, 2] (solid), optional predictions (dashed, same colour)
-  and goals (stars); returns path. The file is written then renamed, never half-made."""
+                      limits: float | None = None, axes: tuple[str, str] = ("x", "y")) -> str:
+  """Draws trajectories [T, 2] (solid), optional predictions (dashed, same colour) and
+  goals (stars); `axes` names the two plotted coordinates; returns path. The file is
+  written then renamed, never half-made."""
   fig, ax = plt.subplots(figsize=(6, 6))
   colors = plt.cm.tab10(np.arange(max(len(trajectories), 1)) % 10)
   for i, traj in enumerate(trajectories):
@@ -39,18 +43,13 @@ def plot_trajectories(path: str, trajectories: Sequence[np.ndarray], *,
     ax.set_ylim(-limits, limits)
   ax.set_aspect("equal", adjustable="datalim")
   ax.grid(alpha=0.3)
-  ax.set_xlabel("x")
-  ax.set_ylabel("y")
+  ax.set_xlabel(axes[0])
+  ax.set_ylabel(axes[1])
   if title:
     ax.set_title(title)
   if labels is not None and len(trajectories) <= 12:
     ax.legend(fontsize=7, loc="best")
-  os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-  tmp = path + ".tmp.png"
-  fig.savefig(tmp, dpi=100, bbox_inches="tight")
-  plt.close(fig)
-  os.replace(tmp, path)
-  return path
+  return _save(fig, path, dpi=100, bbox_inches="tight")
 
 
 def plot_curves(path: str, curves: dict[str, np.ndarray], title: str = "") -> str:
@@ -68,15 +67,33 @@ def plot_curves(path: str, curves: dict[str, np.ndarray], title: str = "") -> st
       ax.plot(x[k - 1:], np.convolve(y, np.ones(k) / k, mode="valid"), lw=1.5)
     ax.set_title(name, fontsize=9)
     ax.set_xlabel("env steps", fontsize=8)
+    # Step counts run to millions: full numbers ('1500000') on 5+ ticks overlap in a
+    # 4-inch panel, so few ticks, written short ('1.5M').
+    ax.xaxis.set_major_locator(ticker.MaxNLocator(nbins=4))
+    ax.xaxis.set_major_formatter(ticker.FuncFormatter(lambda v, _: compact_number(v)))
     ax.grid(alpha=0.3)
   for ax in list(axes.flat)[len(curves):]:
     ax.axis("off")
   if title:
     fig.suptitle(title)
   fig.tight_layout()
+  return _save(fig, path, dpi=90)
+
+
+def compact_number(value: float) -> str:
+  """A tick label: 1500000 -> '1.5M', 500000 -> '500k', 2000 -> '2k', 40 -> '40'."""
+  for scale, suffix in ((1e9, "G"), (1e6, "M"), (1e3, "k")):
+    if abs(value) >= scale:
+      return f"{value / scale:.3g}{suffix}"
+  return f"{value:.3g}"
+
+
+def _save(fig, path: str, **savefig_kwargs) -> str:
+  """Writes the figure atomically (its format from path's extension) and closes it."""
   os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-  tmp = path + ".tmp.png"
-  fig.savefig(tmp, dpi=90)
-  plt.close(fig)
-  os.replace(tmp, path)
+  try:
+    atomic_write_with(path, lambda tmp: fig.savefig(
+        tmp, format=os.path.splitext(path)[1][1:] or "png", **savefig_kwargs))
+  finally:
+    plt.close(fig)
   return path

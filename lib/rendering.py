@@ -13,6 +13,7 @@ import ctypes.util
 import os
 import subprocess
 import sys
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -20,6 +21,7 @@ _PROBE = "import mujoco; c = mujoco.GLContext(8, 8); c.make_current(); c.free()"
 _BACKENDS = ("egl", "osmesa")
 # Set when no backend works: explains, in one line, which Debian package is missing.
 _ERROR_VAR = "DADS_GL_ERROR"
+MARKER_RGBA = (1.0, 0.1, 0.1, 1.0)  # goal markers: opaque red, unlike any robot's colour
 
 
 def _missing_package_hint() -> str:
@@ -76,15 +78,42 @@ def require_rendering() -> None:
     raise RuntimeError(os.environ.get(_ERROR_VAR, "rendering is disabled by MUJOCO_GL"))
 
 
+def framing_distance(span: float, fovy_degrees: float, fill: float = 0.8) -> float:
+  """Camera distance at which a span (metres) fills `fill` of a frame whose vertical field
+  of view is fovy_degrees; the frame is wider than tall, so the span fits across too."""
+  return span / (2.0 * fill * np.tan(np.radians(fovy_degrees) / 2.0))
+
+
+def robot_span(model) -> float:
+  """The largest side (metres) of the box around every geom of the robot (the bodies other
+  than the world) in its reference pose qpos0: the robot's size, where model.stat.extent
+  measures the whole scene (floor included) and so films a small robot from far away."""
+  import mujoco  # pylint: disable=import-outside-toplevel  (bound after configure_gl_backend)
+
+  robot = model.geom_bodyid > 0
+  if not robot.any():
+    return float(model.stat.extent)
+  data = mujoco.MjData(model)
+  mujoco.mj_kinematics(model, data)
+  centre, radius = data.geom_xpos[robot], model.geom_rbound[robot][:, None]
+  return float(np.max((centre + radius).max(0) - (centre - radius).min(0)))
+
+
 class FrameRenderer:
   """Renders RGB frames of a MuJoCo model from a camera that tracks one body (or, with
-  track_body=None, looks at the origin).
+  track_body=None, looks at `lookat`, the origin by default).
 
-  A tracking camera keeps a walking robot in view however far its skill takes it.
+  A tracking camera keeps a walking robot in view however far its skill takes it; without
+  a `distance`, the camera stands where the robot (`robot_span`) fills 60% of the frame.
+  `markers` [(x, y), ...] are drawn as discs of `marker_radius` on the ground (goals);
+  they are not part of the model, so they never touch the simulation.
   """
 
   def __init__(self, model, *, width: int = 320, height: int = 240, track_body: int | None = 1,
-               distance: float | None = None, elevation: float = -45.0, azimuth: float = 90.0):
+               distance: float | None = None, elevation: float = -45.0, azimuth: float = 90.0,
+               lookat: tuple[float, float, float] = (0.0, 0.0, 0.0),
+               markers: Sequence[tuple[float, float]] = (), marker_radius: float = 0.5,
+               marker_rgba: tuple[float, float, float, float] = MARKER_RGBA):
     require_rendering()
     import mujoco  # pylint: disable=import-outside-toplevel  (bound after configure_gl_backend)
 
@@ -96,19 +125,52 @@ class FrameRenderer:
     self._renderer.scene.flags[mujoco.mjtRndFlag.mjRND_SHADOW] = False
     self._renderer.scene.flags[mujoco.mjtRndFlag.mjRND_REFLECTION] = False
     self._camera = mujoco.MjvCamera()
-    if track_body is None:  # A fixed view of the origin, for small arenas.
+    if track_body is None:  # A fixed view, for small arenas and goal overviews.
       self._camera.type = mujoco.mjtCamera.mjCAMERA_FREE
-      self._camera.lookat[:] = 0.0
+      self._camera.lookat[:] = lookat
     else:
       self._camera.type = mujoco.mjtCamera.mjCAMERA_TRACKING
       self._camera.trackbodyid = track_body
-    self._camera.distance = distance if distance is not None else 3.0 * model.stat.extent
+    if distance is None:  # Frame the robot, with room for it to move within the frame.
+      distance = framing_distance(robot_span(model), float(model.vis.global_.fovy), fill=0.6)
+    self._camera.distance = distance
     self._camera.elevation = elevation
     self._camera.azimuth = azimuth
+    # A flat disc (cylinder of half-height 1 cm) lying on the ground: it hides none of the
+    # robot standing on it, and sits just above the floor plane so the two never flicker.
+    self._markers = [(np.array([x, y, 0.01]), np.array([marker_radius, 0.01, 0.0]))
+                     for x, y in markers]
+    self._marker_rgba = np.asarray(marker_rgba, np.float32)
+
+  @classmethod
+  def framing(cls, model, points: Sequence[tuple[float, float]], *,
+              margin: float | None = None, elevation: float = -90.0, **kwargs) -> FrameRenderer:
+    """A fixed camera that keeps every ground point [(x, y), ...] in view (for a goal
+    video: the start and the goal), centred on their bounding box and `margin` metres
+    beyond it on every side (by default the robot's size plus the markers' radius).
+
+    Straight down by default (elevation -90, x to the right, y up), so the video reads
+    like the x-y plots of the same episode."""
+    if margin is None:
+      margin = robot_span(model) + kwargs.get("marker_radius", 0.0)
+    pts = np.asarray(points, np.float64).reshape(-1, 2)
+    low, high = pts.min(0), pts.max(0)
+    centre = (low + high) / 2.0
+    span = float(np.max(high - low)) + 2.0 * margin
+    return cls(model, track_body=None, lookat=(centre[0], centre[1], 0.0),
+               distance=framing_distance(span, float(model.vis.global_.fovy), fill=0.75),
+               elevation=elevation, **kwargs)
 
   def render(self, data) -> np.ndarray:
     """Returns uint8 [height, width, 3]."""
     self._renderer.update_scene(data, camera=self._camera)
+    scene = self._renderer.scene
+    for pos, size in self._markers:
+      if scene.ngeom >= scene.maxgeom:  # A full scene drops markers rather than failing.
+        break
+      self._mujoco.mjv_initGeom(scene.geoms[scene.ngeom], self._mujoco.mjtGeom.mjGEOM_CYLINDER,
+                                size, pos, np.eye(3).ravel(), self._marker_rgba)
+      scene.ngeom += 1
     return self._renderer.render()
 
   def close(self) -> None:

@@ -6,14 +6,11 @@ never span two episodes, and time-limit truncations keep their true next observa
 
 from __future__ import annotations
 
-import os
-from collections.abc import Mapping
-
 import numpy as np
 
-# Field -> (shape suffix key, dtype). Shapes are filled in from the dimensions given.
-FIELDS = ("obs", "skill", "action", "next_obs", "reward", "terminated", "truncated",
-          "behaviour_logp")
+from lib.atomic import atomic_write_with
+
+from lib.transition import FIELDS, Transition
 
 
 class ReplayBuffer:
@@ -28,25 +25,19 @@ class ReplayBuffer:
     if capacity <= 0:
       raise ValueError(f"replay_buffer_capacity must be positive; got {capacity}")
     self.capacity = capacity
-    self.dims = {"obs": obs_dim, "skill": skill_dim, "action": action_dim}
-    shapes = {"obs": (obs_dim,), "skill": (skill_dim,), "action": (action_dim,),
-              "next_obs": (obs_dim,), "reward": (), "terminated": (), "truncated": (),
-              "behaviour_logp": ()}
-    self.data = {k: np.zeros((capacity, *shapes[k]),
-                             bool if k in ("terminated", "truncated") else np.float32)
-                 for k in FIELDS}
+    self.data = Transition.empty(capacity, obs_dim, skill_dim, action_dim).as_dict()
     self.size = 0
     self.next_index = 0
 
   def __len__(self) -> int:
     return self.size
 
-  def add_batch(self, transitions: Mapping[str, np.ndarray]) -> None:
-    """Appends N transitions (each field with leading axis N), overwriting the oldest."""
-    n = len(transitions["obs"])
+  def add_batch(self, transitions: Transition) -> None:
+    """Appends N transitions [N], overwriting the oldest."""
+    n = len(transitions)
     idx = (self.next_index + np.arange(n)) % self.capacity
     for k in FIELDS:
-      self.data[k][idx] = transitions[k]
+      self.data[k][idx] = getattr(transitions, k)
     self.next_index = int((self.next_index + n) % self.capacity)
     self.size = int(min(self.size + n, self.capacity))
 
@@ -55,29 +46,27 @@ class ReplayBuffer:
     self.next_index = 0
 
   def sample(self, rng: np.random.Generator, batch_size: int,
-             num_batches: int | None = None) -> dict[str, np.ndarray]:
-    """Uniform with replacement: fields [batch_size, ...] or [num_batches, batch_size, ...]."""
+             num_batches: int | None = None) -> Transition:
+    """Uniform with replacement: [batch_size] or [num_batches, batch_size] transitions."""
     if self.size == 0:
       raise ValueError("cannot sample from an empty replay buffer")
     shape = (batch_size,) if num_batches is None else (num_batches, batch_size)
     idx = rng.integers(0, self.size, size=shape)
-    return {k: v[idx] for k, v in self.data.items()}
+    return Transition(**{k: v[idx] for k, v in self.data.items()})
 
-  def all(self) -> dict[str, np.ndarray]:
+  def all(self) -> Transition:
     """Every stored transition, oldest first."""
     if self.size < self.capacity:
       idx = np.arange(self.size)
     else:
       idx = (self.next_index + np.arange(self.capacity)) % self.capacity
-    return {k: v[idx] for k, v in self.data.items()}
+    return Transition(**{k: v[idx] for k, v in self.data.items()})
 
   def save(self, path: str) -> None:
     """Writes the buffer (only the filled rows) to `path` (.npz), atomically."""
-    tmp = path + ".tmp.npz"
     filled = {k: v[:self.size] for k, v in self.data.items()}
-    np.savez(tmp, size=self.size, next_index=self.next_index, capacity=self.capacity,
-             **filled)
-    os.replace(tmp, path)
+    atomic_write_with(path, lambda tmp: np.savez(tmp, size=self.size, next_index=self.next_index,
+                                                 capacity=self.capacity, **filled))
 
   def load(self, path: str) -> None:
     """Restores a buffer written by `save`; raises ValueError if it does not fit."""

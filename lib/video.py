@@ -9,6 +9,8 @@ from collections.abc import Sequence
 import imageio.v2 as imageio
 import numpy as np
 
+from lib.atomic import atomic_write_with
+
 
 def write_mp4(path: str, frames: Sequence[np.ndarray], fps: int = 20) -> str:
   """Writes uint8 frames [T, H, W, 3] as an h264 mp4 playable in browsers; returns path.
@@ -23,15 +25,17 @@ def write_mp4(path: str, frames: Sequence[np.ndarray], fps: int = 20) -> str:
   pad = ((0, 0), (0, h % 2), (0, w % 2), (0, 0))
   if any(p[1] for p in pad):
     frames = np.pad(frames, pad, mode="edge")
-  tmp = path + ".tmp.mp4"
-  with warnings.catch_warnings():
-    # imageio-ffmpeg starts ffmpeg with fork+exec, which JAX warns about in general; an
-    # immediate exec cannot deadlock.
-    warnings.filterwarnings("ignore", message=r"os\.fork\(\) was called", category=RuntimeWarning)
-    imageio.mimwrite(tmp, list(frames), fps=fps, codec="libx264", macro_block_size=1,
-                     pixelformat="yuv420p", output_params=["-loglevel", "error"])
-  os.replace(tmp, path)
-  return path
+  def write(tmp: str) -> None:
+    with warnings.catch_warnings():
+      # imageio-ffmpeg starts ffmpeg with fork+exec, which JAX warns about in general; an
+      # immediate exec cannot deadlock.
+      warnings.filterwarnings("ignore", message=r"os\.fork\(\) was called",
+                              category=RuntimeWarning)
+      imageio.mimwrite(tmp, list(frames), fps=fps, codec="libx264", macro_block_size=1,
+                       pixelformat="yuv420p", output_params=["-loglevel", "error"],
+                       format="FFMPEG")
+
+  return atomic_write_with(path, write)
 
 
 def read_mp4(path: str) -> np.ndarray:

@@ -4,6 +4,7 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 from absl import flags
@@ -13,7 +14,7 @@ from unsupervised_skill_learning import dads_off, export_curves
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TINY = os.path.join(ROOT, "configs", "tiny.txt")
-EXPECTED_SCALARS = ("episode_size", "episode_return", "dads/reward", "dads/logp",
+EXPECTED_SCALARS = ("episode_size", "episode_return", "intrinsic_reward", "dads/logp",
                     "dads/logp_altz", "dynamics_loss", "critic_loss", "actor_loss",
                     "alpha_loss", "alpha", "perf/env_steps_per_sec", "perf/updates_per_sec")
 
@@ -42,7 +43,7 @@ def test_tiny_run_leaves_logs_checkpoints_videos_and_config(tmp_path):
   assert sorted(found["epoch"]) == [80, 120, 160]  # keyed by env steps (40 initial + 40/epoch)
   ckpts = sorted(os.listdir(run_dir / "models"))
   assert ckpts == ["ckpt-000001", "ckpt-000002", "ckpt-000003"]
-  assert {"state.msgpack", "buffer.npz", "meta.json", "arrays.npz"} <= set(
+  assert {"state.msgpack", "buffer.npz", "meta.json", "arrays.npz", "checksums.json"} <= set(
       os.listdir(run_dir / "models" / "ckpt-000003"))
   videos = run_dir / "videos" / "2"
   for i in range(2):
@@ -51,6 +52,21 @@ def test_tiny_run_leaves_logs_checkpoints_videos_and_config(tmp_path):
   assert (videos / "traj_plot.png").stat().st_size > 5000
   cfg = json.loads((run_dir / "config.json").read_text())
   assert cfg["env"]["environment"] == "point_mass" and cfg["train"]["num_epochs"] == 3
+
+
+@pytest.mark.parametrize("objective", ["dads", "diayn"])
+def test_training_scalars_are_pinned_bit_for_bit(tmp_path, objective):
+  """The same flags and seed give the same training scalars as the code before the
+  architecture refactor (tests/data/golden_tiny_scalars.json), bit for bit."""
+  golden = json.loads((Path(ROOT) / "tests/data/golden_tiny_scalars.json").read_text())[objective]
+  drive(tmp_path, *golden["flags"])
+  found = scalars(str(tmp_path / "point_mass"))
+  compared = 0
+  for tag, by_step in golden["scalars"].items():
+    for step, value in by_step.items():
+      assert found[tag][int(step)] == value, (tag, step, value, found[tag][int(step)])
+      compared += 1
+  assert compared > 40
 
 
 def test_resumed_run_continues_exactly(tmp_path):
@@ -93,7 +109,9 @@ def test_corrupt_checkpoint_is_an_error_naming_the_file(tmp_path):
 def test_interrupted_checkpoint_write_leaves_previous_usable(tmp_path):
   drive(tmp_path, "--num_epochs=1", "--num_evals=0")
   models = tmp_path / "point_mass" / "models"
-  half = models / ".tmp-ckpt-000002-99999"  # what a kill during a write leaves behind
+  dead = subprocess.Popen(["true"])
+  dead.wait()  # a writer that no longer runs
+  half = models / f".tmp-ckpt-000002-{dead.pid}"  # what a kill during a write leaves behind
   half.mkdir()
   (half / "state.msgpack").write_bytes(b"partial")
   out = drive(tmp_path, "--num_epochs=2", "--num_evals=0")

@@ -1,9 +1,11 @@
+import jax.numpy as jnp
 import mujoco
 import numpy as np
 import pytest
 
 import envs
 from envs import registry
+from envs.goal import goal_reward
 from lib.skill_prior import SkillPrior
 
 
@@ -39,8 +41,10 @@ def test_ant_terminates_only_on_diverged_state():
 
 
 @pytest.mark.parametrize("name", ["Ant-v1_goal", "point_mass_goal"])
-def test_goal_reward_agrees_with_vectorized_compute_reward(name):
+def test_goal_env_reward_is_the_goal_reward_of_its_position(name):
   env = envs.get_environment(name)
+  positions = list(envs.lookup(name).spec.position_indices)
+  assert positions == list(env.position_indices) == [0, 1]
   obs, _ = env.reset(seed=1, options={"goal": (1.5, -0.5)})
   np.testing.assert_array_equal(env.goal, [1.5, -0.5])
   observations, rewards = [obs], []
@@ -49,12 +53,14 @@ def test_goal_reward_agrees_with_vectorized_compute_reward(name):
     observations.append(obs)
     rewards.append(r)
   observations = np.asarray(observations)
-  batch = env.compute_reward(observations[:-1], observations[1:])
+  batch = goal_reward(observations[1:, positions], env.goal)
   np.testing.assert_allclose(batch, rewards, rtol=1e-12)
   np.testing.assert_allclose(rewards[-1], -np.linalg.norm(observations[-1, :2] - [1.5, -0.5]))
-  # Batched over extra leading axes and over several goals at once.
-  stacked = np.stack([observations, observations])
-  assert env.compute_reward(stacked[:, :-1], stacked[:, 1:]).shape == (2, 30)
+  # Batched over extra leading axes; the same function on JAX arrays (the planners').
+  stacked = np.stack([observations, observations])[..., positions]
+  assert goal_reward(stacked, env.goal).shape == (2, 31)
+  np.testing.assert_allclose(goal_reward(jnp.asarray(stacked), jnp.asarray(env.goal)),
+                             goal_reward(stacked, env.goal), rtol=1e-5)
 
 
 def test_other_layouts():
@@ -110,9 +116,10 @@ def test_observation_specs_and_reduced_indices():
   assert ant.reduced_indices(1) == (0,)
   assert ant.reduced_indices(2) == (0, 1)
   assert ant.reduced_indices(4) == (0, 1, 15, 16)
-  assert ant.dynamics_input_indices(2) == ()  # x-y prior: q depends on z only
-  assert ant.dynamics_input_indices(4) == (15, 16)
+  assert ant.position_indices == (0, 1)
   assert envs.lookup("HalfCheetah-v1").spec.num_hidden == 1
+  assert envs.lookup("HalfCheetah-v1").spec.position_indices == (0,)
+  assert envs.lookup("Hopper-v5").spec.position_indices == ()
   assert envs.lookup("Humanoid-v1").spec.num_hidden == 2
   pm = envs.lookup("point_mass").spec
   assert pm.num_hidden == 2 and pm.reduced_indices(3) == (0, 1, 2)
@@ -132,7 +139,8 @@ def test_same_seed_same_first_observations_and_skills():
   def first(seed):
     env = envs.make_skill_env("Ant-v1", SkillPrior("cont_uniform", 2),
                               np.random.default_rng(seed), max_env_steps=10)
-    return env.reset()[0]
+    obs = env.reset()[0]
+    return np.concatenate([obs["observation"], obs["skill"]])
 
   np.testing.assert_array_equal(first(5), first(5))
   assert not np.array_equal(first(5), first(6))

@@ -8,7 +8,9 @@ import sys
 import numpy as np
 import pytest
 
-from unsupervised_skill_learning import evaluate
+from lib.skill_prior import SkillPrior
+from unsupervised_skill_learning.evaluation import skills as skill_eval
+from unsupervised_skill_learning.planning import goal_reaching
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TINY = os.path.join(ROOT, "configs", "tiny.txt")
@@ -39,7 +41,7 @@ def test_eval_on_trained_logdir_writes_report(trained):
   assert np.all(rows[:, 2] < 0) and np.all(rows[:, 4:] >= 0)
   header = (mpc / "eval_data.txt").read_text().splitlines()[0]
   assert header.startswith("# goal_x goal_y normalized_reward first_step_within")
-  summary = json.loads((mpc / "eval_summary.json").read_text())
+  summary = json.loads((trained / "point_mass" / "eval" / "eval_summary.json").read_text())
   for mode in ("planned", "random"):
     res = summary["goal_reaching"][mode]
     assert len(res["per_goal"]) == 2 and "mean_normalized_reward" in res
@@ -52,7 +54,11 @@ def test_eval_on_trained_logdir_writes_report(trained):
   skills = trained / "point_mass" / "eval" / "skills"
   assert (skills / "traj_plot.png").exists() and (skills / "skill_0.mp4").exists()
   meta = json.loads((skills / "skills.json").read_text())
-  assert len(meta) == 2 and len(meta[0]["final_xy"]) == 2  # --num_evals=2 (tiny.txt)
+  assert len(meta) == 2 and len(meta[0]["final_position"]) == 2  # --num_evals=2 (tiny.txt)
+  # point_mass never terminates: every episode lasts --max_env_steps=20 (tiny.txt).
+  assert [m["steps"] for m in meta] == summary["skills"]["episode_lengths"] == [20, 20]
+  assert summary["goal_reaching"]["planned"]["per_goal"][0]["steps"] == 20
+  assert summary["skills"]["coverage_trained"]["mean_episode_length"] == 20
 
 
 def test_train_then_eval_in_one_invocation(tmp_path):
@@ -68,7 +74,6 @@ def test_logdir_without_model_is_a_clear_error(tmp_path):
   assert "no trained run to evaluate" in out.stderr and "Traceback" not in out.stderr
 
 
-
 def test_run_without_checkpoint_is_a_clear_error(tmp_path):
   out = drive(f"--logdir={tmp_path}", "--num_epochs=1", "--num_evals=0", "--save_model=")
   assert out.returncode == 0, out.stderr[-3000:]
@@ -80,7 +85,35 @@ def test_run_without_checkpoint_is_a_clear_error(tmp_path):
 def test_goal_metrics_follow_the_paper():
   goal = np.array([3.0, 4.0])
   xy = np.array([[0, 0], [0, 0], [3, 3], [3, 4]], float)
-  m = evaluate.goal_metrics(xy, goal, 1.5)
+  m = goal_reaching.goal_metrics(xy, goal, 1.5)
   np.testing.assert_allclose(m["normalized_reward"], -(5 + 1 + 0) / (3 * 5))
   assert m["first_step_within"] == 2 and m["last_distances"] == [5.0, 1.0, 0.0]
-  assert evaluate.goal_metrics(xy[:2], goal, 1.5)["first_step_within"] == -1
+  assert m["steps"] == 3  # a robot that fell after 3 steps reports 3
+  assert goal_reaching.goal_metrics(xy[:2], goal, 1.5)["first_step_within"] == -1
+
+
+def test_diayn_run_declines_goal_reaching_with_one_line(tmp_path):
+  """Goal reaching asks the objective for the skill-dynamics capability, never its class."""
+  out = drive(f"--logdir={tmp_path}", "--num_epochs=1", "--num_evals=0", "--objective=diayn",
+              "--run_eval=1", "--record_eval_videos=0", *EVAL_FLAGS)
+  assert out.returncode == 0, out.stderr[-3000:]
+  assert "goal reaching needs skill dynamics; objective diayn has none" in out.stderr
+  eval_dir = tmp_path / "point_mass" / "eval"
+  assert not (eval_dir / "mpc_eval").exists()
+  summary = json.loads((eval_dir / "eval_summary.json").read_text())
+  assert "goal_reaching" not in summary and summary["skills"]["coverage_trained"]["cells_visited"] > 0
+
+
+def test_discrete_skills_are_each_shown_once_before_any_repeats():
+  prior = SkillPrior("discrete_uniform", 4)
+  rng = np.random.default_rng(0)
+  shown = skill_eval.choose_skills(prior, rng, 6, every_discrete_skill=False).argmax(-1)
+  assert shown.tolist() == [0, 1, 2, 3, 0, 1]
+  few = skill_eval.choose_skills(prior, rng, 2, every_discrete_skill=False)
+  assert few.argmax(-1).tolist() == [0, 1]
+  # Training videos: every skill, once.
+  every = skill_eval.choose_skills(prior, rng, 2, every_discrete_skill=True)
+  np.testing.assert_array_equal(every, np.eye(4))
+  continuous = skill_eval.choose_skills(SkillPrior("cont_uniform", 3), rng, 5,
+                                        every_discrete_skill=True)
+  assert continuous.shape == (5, 3) and len(np.unique(continuous, axis=0)) == 5

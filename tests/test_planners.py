@@ -1,14 +1,13 @@
+import dataclasses
+
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from unsupervised_skill_learning import planners
+from unsupervised_skill_learning.planning import planners
 
-
-def goal_reward(prev, nxt, goal):
-  del prev
-  return -jnp.linalg.norm(nxt[..., :2] - goal, axis=-1)
+STRATEGIES = {"mppi": planners.mppi, "cem": planners.cem, "discrete": planners.discrete}
 
 
 def linear(params, s, z):
@@ -16,9 +15,9 @@ def linear(params, s, z):
   return s + params["c"] * z
 
 
-def _planner(kind="mppi", skill_only=False, **kw):
-  cfg = planners.PlannerConfig(skill_dim=2, kind=kind, skill_only=skill_only, **kw)
-  return planners.Planner(cfg, linear, goal_reward)
+def _planner(kind="mppi", skill_only=False, predict=linear, **kw):
+  cfg = planners.PlannerConfig(skill_dim=kw.pop("skill_dim", 2), skill_only=skill_only, **kw)
+  return planners.make_planner(cfg, predict, STRATEGIES[kind](cfg))
 
 
 @pytest.mark.parametrize("kind", ["mppi", "cem"])
@@ -29,7 +28,7 @@ def test_chosen_skill_points_at_goal(kind, skill_only):
   # Far goals whose best in-box skill points at them (on an axis or near a diagonal:
   # elsewhere a box corner makes faster progress than the exact direction).
   for i, goal in enumerate([(3.0, 3.0), (-4.0, 0.0), (0.0, -2.0), (-2.0, 2.5), (0.3, 0.2)]):
-    skill, _, info = planner.plan(params, jnp.zeros(2), jnp.asarray(goal), jnp.zeros((1, 2)),
+    skill, _, info = planner.plan(params, jnp.zeros(2), jnp.asarray(goal), planner.init_plan(),
                                   jax.random.key(i))
     skill, goal = np.asarray(skill), np.asarray(goal)
     cosine = skill @ goal / (np.linalg.norm(skill) * np.linalg.norm(goal))
@@ -38,14 +37,42 @@ def test_chosen_skill_points_at_goal(kind, skill_only):
     assert info["predicted_states"].shape == (10, 2)
 
 
+def test_positions_need_not_come_first_in_the_state():
+  # State [vx, vy, x, y]: the dynamics move x, y (indices 2, 3); the first two entries are
+  # decoys that move the other way, so reading them would point away from the goal.
+  def predict(params, s, z):
+    return s + params["c"] * jnp.concatenate([-z, z], -1)
+
+  planner = _planner("mppi", predict=predict, position_indices=(2, 3))
+  params = {"c": jnp.float32(0.05)}
+  for i, goal in enumerate([(3.0, 3.0), (-4.0, 0.0), (0.0, -2.0)]):
+    skill, _, info = planner.plan(params, jnp.zeros(4), jnp.asarray(goal), planner.init_plan(),
+                                  jax.random.key(i))
+    skill, goal = np.asarray(skill), np.asarray(goal)
+    cosine = skill @ goal / (np.linalg.norm(skill) * np.linalg.norm(goal))
+    assert cosine > 0.9, (goal, skill)
+    assert info["predicted_states"].shape == (10, 4)
+
+
+def test_goal_reward_is_the_negative_distance():
+  positions = jnp.array([[[0.0, 0.0], [3.0, 4.0]]])  # [1, 2, 2]
+  np.testing.assert_allclose(planners.goal_reward(positions, jnp.array([3.0, 0.0])),
+                             [[-3.0, -4.0]])
+
+
 def test_skill_only_rollout_equals_stepwise_rollout():
   skills = jax.random.uniform(jax.random.key(0), (7, 3, 2), minval=-1, maxval=1)
   s0 = jnp.array([0.3, -0.2])
   params = {"c": jnp.float32(0.1)}
-  fast = _planner(skill_only=True, planning_horizon=3).rollout(params, s0, skills)
-  slow = _planner(skill_only=False, planning_horizon=3).rollout(params, s0, skills)
+  cfg = planners.PlannerConfig(skill_dim=2, planning_horizon=3)
+  fast = planners.rollout(dataclasses.replace(cfg, skill_only=True), linear, params, s0, skills)
+  slow = planners.rollout(cfg, linear, params, s0, skills)
   np.testing.assert_allclose(fast, slow, atol=1e-5)
   assert fast.shape == (7, 30, 2)
+  returns, states = planners.score(cfg, linear, planners.goal_reward, params, s0,
+                                   jnp.array([1.0, 1.0]), skills)
+  assert returns.shape == (7,)
+  np.testing.assert_array_equal(states, slow)
 
 
 @pytest.mark.parametrize("kind,horizon,tolerance", [("mppi", 1, 0.5), ("cem", 2, 0.15)])
@@ -55,12 +82,12 @@ def test_receding_horizon_reaches_a_point_goal(kind, horizon, tolerance):
   # converge tightly.
   planner = _planner(kind, planning_horizon=horizon)
   params, goal = {"c": jnp.float32(0.1)}, jnp.array([2.4, -1.4])
-  s, mean, key = jnp.zeros(2), jnp.zeros((horizon, 2)), jax.random.key(0)
+  s, plan, key = jnp.zeros(2), planner.init_plan(), jax.random.key(0)
   distances = []
   for _ in range(10):  # 10 primitives of 10 steps
     key, k = jax.random.split(key)
-    skill, mean, _ = planner.plan(params, s, goal, mean, k)
-    mean = planners.shift(mean)
+    skill, plan, _ = planner.plan(params, s, goal, plan, k)
+    plan = planner.shift_plan(plan)
     for _ in range(10):
       s = linear(params, s, skill)
     distances.append(float(jnp.linalg.norm(s - goal)))
@@ -74,15 +101,14 @@ def test_discrete_planner_picks_the_best_one_hot_skill():
   def predict(params, s, z):
     return s + params["c"] * z @ directions
 
-  cfg = planners.PlannerConfig(skill_dim=4, kind="discrete", skill_low=0.0)
-  planner = planners.Planner(cfg, predict, goal_reward)
+  planner = _planner("discrete", predict=predict, skill_dim=4, skill_low=0.0)
+  np.testing.assert_array_equal(planner.init_plan(), np.full((1, 4), 0.25))
   for goal, best in (((0.0, -2.0), 3), ((3.0, 0.5), 0), ((-0.2, 2.0), 1)):
     skill, seq, _ = planner.plan({"c": 0.05}, jnp.zeros(2), jnp.asarray(goal), jnp.zeros((1, 4)),
                                  jax.random.key(0))
     np.testing.assert_array_equal(skill, np.eye(4)[best])
     assert seq.shape == (1, 4)
-  two = planners.Planner(planners.PlannerConfig(skill_dim=4, kind="discrete", planning_horizon=2),
-                         predict, goal_reward)
+  two = _planner("discrete", predict=predict, skill_dim=4, planning_horizon=2)
   _, seq, _ = two.plan({"c": 0.3}, jnp.zeros(2), jnp.array([3.0, 3.0]), jnp.zeros((2, 4)),
                        jax.random.key(0))
   assert {int(np.argmax(seq[0])), int(np.argmax(seq[1]))} == {0, 1}
@@ -103,7 +129,10 @@ def test_smoothing_and_shift():
   np.testing.assert_array_equal(planners.smooth(mean, 0.0), mean)
   batch = jnp.stack([mean, -mean])  # [N, H, dz]: each sequence on its own
   np.testing.assert_allclose(planners.smooth(batch, 0.9), jnp.stack([sm, -sm]), atol=1e-6)
-  np.testing.assert_array_equal(planners.shift(mean), [[0, 0], [0, 0], [0, 0]])
+  np.testing.assert_array_equal(planners.shift_plan(mean), [[0, 0], [0, 0], [0, 0]])
+  planner = _planner(planning_horizon=3)
+  np.testing.assert_array_equal(planner.shift_plan(mean), [[0, 0], [0, 0], [0, 0]])
+  np.testing.assert_array_equal(planner.init_plan(), np.zeros((3, 2)))
 
 
 @pytest.mark.parametrize("kind", ["mppi", "cem"])
@@ -127,3 +156,56 @@ def test_plan_compiles_once():
     planner.plan({"c": jnp.float32(0.05)}, jnp.zeros(2), jnp.array([1.0, i + 0.0]),
                  jnp.zeros((1, 2)), jax.random.key(i))
   assert planner.plan._cache_size() == 1  # pylint: disable=protected-access
+
+
+@pytest.mark.parametrize("kwargs,flag", [
+    ({"planning_horizon": 0}, "--planning_horizon"),
+    ({"num_candidates": 4, "top_primitives": 5}, "--top_primitives"),
+    ({"smoothing_beta": 1.0}, "--smoothing_beta"),
+    ({"refine_steps": -1}, "--refine_steps"),
+    ({"position_indices": ()}, "position_indices"),
+])
+def test_config_errors_name_the_flag(kwargs, flag):
+  with pytest.raises(ValueError, match=flag):
+    planners.PlannerConfig(skill_dim=2, **kwargs)
+
+
+# --- pinned outputs -------------------------------------------------------------------------
+# Frozen values: the exact outputs (float32, CPU) of the planner before the rewrite into
+# strategies (the old `unsupervised_skill_learning.planners.Planner`), for one MPPI and one CEM
+# replanning step. They do not need the old module, and pin the random draws, the smoothing,
+# the weights / elites and the final scoring bit for bit.
+PINNED_PARAMS = {"c": np.float32(0.1)}
+PINNED_S0 = np.array([0.3, -0.2], np.float32)
+PINNED_GOAL = np.array([1.1, -0.6], np.float32)
+PINNED_PLAN = np.array([[0.5, -0.25], [0.0, 0.75], [-0.5, 0.25]], np.float32)
+PINNED = {  # kind: (skill, plan, planned_return, best_candidate_return)
+    "mppi": (
+        np.array([0.8053321, -0.17863531], np.float32),
+        np.array([[0.8053321, -0.17863531],
+                  [0.6247989, -0.26077178],
+                  [0.6246396, -0.3346946]], np.float32),
+        np.float32(-18.669973),
+        np.float32(-11.06473),
+    ),
+    "cem": (
+        np.array([0.43539008, -0.20778361], np.float32),
+        np.array([[0.43539008, -0.20778361],
+                  [0.4353902, -0.20776461],
+                  [0.4353903, -0.20775285]], np.float32),
+        np.float32(-11.324401),
+        np.float32(-11.32419),
+    ),
+}
+
+
+@pytest.mark.parametrize("kind", ["mppi", "cem"])
+def test_pinned_outputs(kind):
+  planner = _planner(kind, planning_horizon=3)
+  skill, plan, info = planner.plan(PINNED_PARAMS, PINNED_S0, PINNED_GOAL, PINNED_PLAN,
+                                   jax.random.key(7))
+  want_skill, want_plan, want_return, want_best = PINNED[kind]
+  np.testing.assert_array_equal(skill, want_skill)
+  np.testing.assert_array_equal(plan, want_plan)
+  np.testing.assert_array_equal(info["planned_return"], want_return)
+  np.testing.assert_array_equal(info["best_candidate_return"], want_best)

@@ -8,8 +8,11 @@ import numpy as np
 import pytest
 
 import envs
-from unsupervised_skill_learning import evaluate
+from lib import checkpoint
 from unsupervised_skill_learning.config import EnvConfig, RunConfig
+from unsupervised_skill_learning.evaluation import model_io
+from unsupervised_skill_learning.evaluation.skills import PolicyFn
+from unsupervised_skill_learning.planning import goal_reaching
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PRETRAINED = os.path.join(ROOT, "pretrained", "ant_xy")
@@ -18,17 +21,18 @@ PRETRAINED = os.path.join(ROOT, "pretrained", "ant_xy")
 @pytest.fixture(scope="module")
 def model():
   """The shipped model, loaded as `--run_eval=1 --logdir=pretrained/ant_xy` loads it."""
-  return evaluate.load(RunConfig(logdir=PRETRAINED, env=EnvConfig("Ant-v1")))
+  return model_io.load(RunConfig(logdir=PRETRAINED, env=EnvConfig(environment="Ant-v1")))
 
 
 @pytest.fixture(scope="module")
 def planner(model):
-  return evaluate.make_planner(model, envs.get_environment("Ant-v1_goal"))
+  return goal_reaching.make_planner(model)
 
 
 def test_pretrained_ant_is_small_and_loads(model):
-  path = os.path.join(PRETRAINED, "Ant-v1", "models", evaluate.EVAL_MODEL)
+  path = os.path.join(PRETRAINED, "Ant-v1", "models", model_io.EVAL_MODEL)
   assert os.path.getsize(path) < 5e6
+  checkpoint.verify_checksums(os.path.join(PRETRAINED, "Ant-v1"), kind="model file")
   assert model.checkpoint == path
   assert model.cfg.env.reduced_observation == 2 and model.parts.prior.dim == 2
   # Trained, not the initial weights.
@@ -40,7 +44,7 @@ def test_pretrained_ant_is_small_and_loads(model):
 def test_pretrained_ant_plans_one_step_toward_the_goal(model, planner):
   for goal in ((10.0, 10.0), (-10.0, 10.0), (0.0, -10.0)):
     goal = jnp.asarray(goal)
-    skill, _, info = planner.plan(model.state.objective, jnp.zeros(2), goal, jnp.zeros((1, 2)),
+    skill, _, info = planner.plan(model.state.objective, jnp.zeros(2), goal, planner.init_plan(),
                                   jax.random.key(0))
     assert np.all(np.abs(np.asarray(skill)) <= 1.0)
     predicted_end = np.asarray(info["predicted_states"][-1])
@@ -51,9 +55,8 @@ def test_pretrained_ant_plans_one_step_toward_the_goal(model, planner):
                             max_env_steps=10)
   obs, _ = env.reset(options={"goal": (10.0, 10.0)})
   env.set_skill(np.asarray(skill))
-  policy = evaluate.policy_of(model, model.state, env)
-  obs = np.concatenate([obs[:env.obs_dim], env.skill])
-  assert env.action_space.contains(policy(obs).astype(np.float32))
+  policy = PolicyFn(model.parts.learner.policy, model.state.agent.actor, env, deterministic=False)
+  assert env.action_space.contains(policy(obs["observation"], env.skill).astype(np.float32))
 
 
 def test_pretrained_ant_walks_to_an_unseen_goal_with_mpc(model, planner):
@@ -62,11 +65,11 @@ def test_pretrained_ant_walks_to_an_unseen_goal_with_mpc(model, planner):
   goal it never trained for, and far closer than a random skill per primitive does from
   the same start."""
   goal = np.array([0.0, -10.0])
-  planned, _, skills = evaluate.reach_goal(model, planner, goal, 0, "planned", render=False)
-  randomly, _, _ = evaluate.reach_goal(model, planner, goal, 0, "random", render=False)
+  planned, _, skills = goal_reaching.reach_goal(model, planner, goal, 0, "planned", render=False)
+  randomly, _, _ = goal_reaching.reach_goal(model, planner, goal, 0, "random", render=False)
   assert len(planned) == 201 and len(skills) == 20
   final = np.linalg.norm(planned[-1] - goal)
   assert final < 0.5 * np.linalg.norm(goal)
   assert final < np.linalg.norm(randomly[-1] - goal) - 2.0
-  planned_score = evaluate.goal_metrics(planned, goal, 1.5)["normalized_reward"]
-  assert planned_score > evaluate.goal_metrics(randomly, goal, 1.5)["normalized_reward"] + 0.2
+  planned_score = goal_reaching.goal_metrics(planned, goal, 1.5)["normalized_reward"]
+  assert planned_score > goal_reaching.goal_metrics(randomly, goal, 1.5)["normalized_reward"] + 0.2

@@ -6,16 +6,31 @@ import numpy as np
 import pytest
 
 from lib.skill_prior import SkillPrior
-from unsupervised_skill_learning.dads import DADS, DADSConfig, dads_reward_from_logps
-from unsupervised_skill_learning.diayn import DIAYN, DIAYNConfig
-from unsupervised_skill_learning.objectives import Transitions
-from unsupervised_skill_learning.skill_dynamics import SkillDynamicsConfig
+from lib.transition import Transition
+from unsupervised_skill_learning.config import RunConfig, SkillConfig
+from unsupervised_skill_learning.objectives import OBJECTIVES, ObjectiveContext
+from unsupervised_skill_learning.objectives.dads import DADS, DADSConfig, dads_reward_from_logps
+from unsupervised_skill_learning.objectives.diayn import DIAYN, DIAYNConfig
+from unsupervised_skill_learning.validation import ConfigError
 
 
-def _dads(prior, random_skills=20, **dyn_kwargs):
-  cfg = SkillDynamicsConfig(output_dim=2, skill_dim=prior.dim, hidden=(64, 64), lr=1e-3,
-                            **dyn_kwargs)
-  return DADS(DADSConfig(cfg, reduced_indices=(0, 1), random_skills=random_skills), prior)
+def _transitions(obs, skill, next_obs):
+  """The transitions an objective reads (obs, skill, next_obs); the rest zeros."""
+  n = obs.shape[:-1]
+  return Transition(obs=obs, skill=skill, action=jnp.zeros((*n, 1), jnp.float32),
+                    next_obs=next_obs, reward=jnp.zeros(n, jnp.float32),
+                    terminated=jnp.zeros(n, bool), truncated=jnp.zeros(n, bool),
+                    behaviour_logp=jnp.zeros(n, jnp.float32))
+
+
+def _context(prior, input_positions=()):
+  return ObjectiveContext(prior=prior, reduced_indices=(0, 1),
+                          dynamics_input_positions=input_positions, hidden=(64, 64))
+
+
+def _dads(prior, random_skills=20, input_positions=(), **dads_kwargs):
+  cfg = DADSConfig(random_skills=random_skills, skill_dynamics_lr=1e-3, **dads_kwargs)
+  return DADS(cfg, _context(prior, input_positions))
 
 
 def _train(obj, make_batch, steps, seed=0):
@@ -35,7 +50,7 @@ def _skill_effect(scale, noise, skill_matters=True):
     nxt = obs.copy()
     effect = z if skill_matters else rng.uniform(-1, 1, (n, 2)).astype(np.float32)
     nxt[:, :2] += scale * effect + noise * rng.normal(size=(n, 2)).astype(np.float32)
-    return Transitions(jnp.asarray(obs), jnp.asarray(z), jnp.asarray(nxt))
+    return _transitions(jnp.asarray(obs), jnp.asarray(z), jnp.asarray(nxt))
   return make
 
 
@@ -90,7 +105,7 @@ def test_exact_sum_over_other_discrete_skills():
   rng = np.random.default_rng(0)
   z = np.eye(4, dtype=np.float32)[rng.integers(0, 4, 16)]
   obs = rng.normal(size=(16, 4)).astype(np.float32)
-  batch = Transitions(jnp.asarray(obs), jnp.asarray(z), jnp.asarray(obs + 0.3))
+  batch = _transitions(jnp.asarray(obs), jnp.asarray(z), jnp.asarray(obs + 0.3))
   reward, _ = obj.reward(state, batch, jax.random.key(0))
   s = obj.reduce(batch.obs)
   logps = np.stack([np.asarray(obj.dynamics.log_prob(state, s, jnp.tile(jnp.eye(4)[k], (16, 1)),
@@ -102,15 +117,18 @@ def test_exact_sum_over_other_discrete_skills():
     others = [k for k in range(4) if k != own[b]]
     expected.append(np.log(4) - np.log(1 + np.exp(logps[b, others] - logps[b, own[b]]).sum()))
   np.testing.assert_allclose(reward, expected, atol=2e-4)
-  with pytest.raises(ValueError, match="discrete"):
-    _dads(SkillPrior("cont_uniform", 2), random_skills=0)
+  with pytest.raises(ConfigError, match="discrete"):
+    OBJECTIVES["dads"].check(DADSConfig(random_skills=0), SkillConfig(skill_type="cont_uniform"))
+  with pytest.raises(ConfigError, match="discrete"):
+    RunConfig.build(logdir="/tmp/unused", random_skills=0, skill_type="cont_uniform")
+  OBJECTIVES["dads"].check(DADSConfig(random_skills=0), SkillConfig(skill_type="discrete_uniform"))
 
 
 @pytest.mark.parametrize("kind", ["discrete_uniform", "cont_uniform", "gaussian",
                                   "multivariate_bernoulli"])
 def test_diayn_discriminator_learns_separable_skills(kind):
   prior = SkillPrior(kind, 4 if kind == "discrete_uniform" else 2)
-  obj = DIAYN(DIAYNConfig(reduced_indices=(0, 1), hidden=(64, 64), lr=1e-3), prior)
+  obj = DIAYN(DIAYNConfig(diayn_lr=1e-3), _context(prior))
   centers = np.array([[3, 0], [0, 3], [-3, 0], [0, -3]], np.float32)
 
   def make(rng, n):
@@ -118,7 +136,7 @@ def test_diayn_discriminator_learns_separable_skills(kind):
     xy = (z @ centers if kind == "discrete_uniform" else 3 * z) + 0.1 * rng.normal(size=(n, 2))
     obs = np.zeros((n, 3), np.float32)
     nxt = np.concatenate([xy, np.zeros((n, 1))], 1).astype(np.float32)
-    return Transitions(jnp.asarray(obs), jnp.asarray(z), jnp.asarray(nxt))
+    return _transitions(jnp.asarray(obs), jnp.asarray(z), jnp.asarray(nxt))
 
   untrained = obj.init(jax.random.key(0))
   test_batch = make(np.random.default_rng(7), 512)
@@ -140,8 +158,8 @@ def test_fast_reward_equals_straightforward_computation(kind, random_skills, inp
   state = obj.init(jax.random.key(4))
   rng = np.random.default_rng(5)
   obs = rng.normal(size=(128, 4)).astype(np.float32)
-  batch = Transitions(jnp.asarray(obs), jnp.asarray(prior.sample(rng, 128)),
-                      jnp.asarray(obs + rng.normal(size=(128, 4)).astype(np.float32)))
+  batch = _transitions(jnp.asarray(obs), jnp.asarray(prior.sample(rng, 128)),
+                       jnp.asarray(obs + rng.normal(size=(128, 4)).astype(np.float32)))
   fast, _ = jax.jit(obj.reward)(state, batch, jax.random.key(6))
   naive = jax.jit(obj.reward_naive)(state, batch, jax.random.key(6))
   np.testing.assert_allclose(fast, naive, rtol=1e-4, atol=1e-4)

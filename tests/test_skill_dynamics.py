@@ -3,8 +3,12 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from unsupervised_skill_learning.skill_dynamics import (SkillDynamics, SkillDynamicsConfig,
-                                                        mixture_log_prob)
+from lib.distributions import MixtureParams, mixture_log_prob
+from unsupervised_skill_learning.config import RunConfig
+from unsupervised_skill_learning.objectives.dads import DADSConfig
+from unsupervised_skill_learning.objectives.skill_dynamics import (SkillDynamics,
+                                                                   SkillDynamicsConfig)
+from unsupervised_skill_learning.validation import ConfigError
 
 A = np.array([[1.0, 0.5], [-0.3, 0.8]], np.float32)
 
@@ -89,7 +93,6 @@ def test_mixture_log_prob_matches_numpy():
   rng = np.random.default_rng(0)
   logits, means = rng.normal(size=(5, 3)), rng.normal(size=(5, 3, 2))
   log_std, y = rng.normal(size=(5, 3, 2)) * 0.3, rng.normal(size=(5, 2))
-  from unsupervised_skill_learning.skill_dynamics import MixtureParams
   got = mixture_log_prob(MixtureParams(jnp.asarray(logits), jnp.asarray(means),
                                        jnp.asarray(log_std)), jnp.asarray(y))
   w = np.exp(logits) / np.exp(logits).sum(-1, keepdims=True)
@@ -110,7 +113,13 @@ def test_update_compiles_once_and_same_seed_same_parameters():
 
 
 def test_bad_config_is_rejected():
-  with pytest.raises(ValueError, match="graph_type"):
-    SkillDynamicsConfig(output_dim=2, skill_dim=2, graph_type="fancy")
-  with pytest.raises(ValueError, match="num_components"):
-    SkillDynamicsConfig(output_dim=2, skill_dim=2, num_components=0)
+  # The model's settings are validated as the DADS objective's settings (flags).
+  with pytest.raises(ConfigError, match="graph_type"):
+    DADSConfig(graph_type="fancy")
+  with pytest.raises(ConfigError, match="num_components"):
+    DADSConfig(num_components=0)
+  # ... and so when a run is built from flags.
+  with pytest.raises(ConfigError, match="graph_type"):
+    RunConfig.build(logdir="/tmp/unused", graph_type="fancy")
+  with pytest.raises(ConfigError, match="num_components"):
+    RunConfig.build(logdir="/tmp/unused", num_components=0)

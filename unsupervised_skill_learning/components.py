@@ -1,7 +1,8 @@
-"""Builds the learner (skill prior, SAC, objective) for a run configuration.
+"""Builds a run's learner (skill prior, SAC, objective) from its configuration.
 
 Shared by training and evaluation, so a logdir's checkpoint always meets the same
-networks it was written from.
+networks it was written from. This is where environments are checked: `check` looks the
+environment up and validates the reduced observation against it.
 """
 
 from __future__ import annotations
@@ -9,52 +10,102 @@ from __future__ import annotations
 import dataclasses
 
 import envs
+from envs import ObservationSpec
 from lib.skill_prior import SkillPrior
-from unsupervised_skill_learning.config import RunConfig
-from unsupervised_skill_learning.dads import DADS, DADSConfig
-from unsupervised_skill_learning.diayn import DIAYN, DIAYNConfig
-from unsupervised_skill_learning.learner import Learner, LearnerConfig
-from unsupervised_skill_learning.sac import SAC, SACConfig
-from unsupervised_skill_learning.skill_dynamics import SkillDynamicsConfig
+from unsupervised_skill_learning.agents.sac import SAC, SACConfig
+from unsupervised_skill_learning.config import ConfigError, RunConfig
+from unsupervised_skill_learning.objectives import OBJECTIVES, ObjectiveContext, ObjectiveSpec
+from unsupervised_skill_learning.training.learner import Learner
 
 
 @dataclasses.dataclass(frozen=True)
 class Components:
   prior: SkillPrior
   learner: Learner
-  obs_dim: int
+  objective_spec: ObjectiveSpec
+  spec: ObservationSpec              # the environment's observation layout
+  reduced_indices: tuple[int, ...]   # what the objective models (--reduced_observation)
   action_dim: int
-  reduced_indices: tuple[int, ...]
+
+  @property
+  def obs_dim(self) -> int:
+    return self.spec.obs_dim
+
+  @property
+  def reduced_position_indices(self) -> tuple[int, ...] | None:
+    """Where the position sits inside the reduced observation; None when the reduced
+    observation lacks part of it (goal reaching then cannot plan)."""
+    positions = self.spec.position_indices
+    if not positions or any(p not in self.reduced_indices for p in positions):
+      return None
+    return tuple(self.reduced_indices.index(p) for p in positions)
+
+
+def check(cfg: RunConfig) -> tuple[ObservationSpec, tuple[int, ...]]:
+  """(the environment's spec, the reduced observation's indices), or ConfigError naming
+  the flag; also refuses sizes that cannot fit in this machine's memory."""
+  try:
+    spec = envs.lookup(cfg.env.environment).spec
+    reduced = spec.reduced_indices(cfg.env.reduced_observation, cfg.env.environment)
+  except ValueError as err:
+    raise ConfigError(str(err)) from None
+  _check_memory(cfg, spec)
+  return spec, reduced
+
+
+def available_memory_bytes() -> int | None:
+  """MemAvailable of /proc/meminfo (None where there is no such file)."""
+  try:
+    with open("/proc/meminfo", encoding="utf-8") as f:
+      for line in f:
+        if line.startswith("MemAvailable:"):
+          return int(line.split()[1]) * 1024
+  except (OSError, ValueError, IndexError):
+    pass
+  return None
+
+
+def _check_memory(cfg: RunConfig, spec: ObservationSpec) -> None:
+  """Sizes that would exhaust memory are refused here, in one line, instead of ending
+  in an allocation failure or an XLA abort after start-up."""
+  available = available_memory_bytes()
+  if available is None:
+    return
+  gib = 2.0**30
+  # A stored transition: obs and next_obs, skill, action (float32), reward, logp, 2 flags.
+  action_guess = 32  # the action size is not known before the env is built; generous
+  row = 4 * (2 * spec.obs_dim + cfg.skills.num_skills + action_guess + 2) + 2
+  need = cfg.train.replay_buffer_capacity * row
+  if need > 0.8 * available:
+    raise ConfigError(f"--replay_buffer_capacity={cfg.train.replay_buffer_capacity}: needs "
+                      f"{need / gib:.1f} GiB, {available / gib:.1f} GiB of memory available")
+  hidden = cfg.agent.hidden_layer_size
+  batch = max(cfg.agent.agent_batch_size, cfg.train.skill_dyn_batch_size)
+  # Networks: ~4 of 2 hidden layers (actor, twin critic + target, the objective's), with
+  # Adam's 2 moments; activations of a batch through them, with gradients, per update.
+  params = 4 * 4 * 3 * hidden * hidden
+  activations = 4 * 40 * batch * hidden
+  if params + activations > 0.8 * available:
+    batch_flag = ("agent_batch_size" if cfg.agent.agent_batch_size == batch
+                  else "skill_dyn_batch_size")
+    flag, value = (("hidden_layer_size", hidden) if params >= activations else (batch_flag, batch))
+    raise ConfigError(f"--{flag}={value}: the networks and batches need about "
+                      f"{(params + activations) / gib:.1f} GiB, {available / gib:.1f} GiB of "
+                      "memory available")
 
 
 def build(cfg: RunConfig, action_dim: int) -> Components:
-  entry = envs.lookup(cfg.env.environment)
-  spec = entry.spec
-  reduced = spec.reduced_indices(cfg.env.reduced_observation, cfg.env.environment)
+  spec, reduced = check(cfg)
   prior = SkillPrior(cfg.skills.skill_type, cfg.skills.num_skills)
   hidden = (cfg.agent.hidden_layer_size,) * 2
-  policy_indices = spec.policy_indices()
-  sac = SAC(SACConfig(obs_dim=len(policy_indices) + prior.dim, action_dim=action_dim,
-                      hidden=hidden, lr=cfg.agent.agent_lr, gamma=cfg.agent.agent_gamma,
-                      reward_scale=1.0 / cfg.agent.agent_entropy))
-  if cfg.skills.objective == "dads":
-    dyn = cfg.dynamics
-    input_positions = tuple(p for p, i in enumerate(reduced) if i >= spec.num_hidden)
-    objective = DADS(DADSConfig(
-        SkillDynamicsConfig(output_dim=len(reduced), skill_dim=prior.dim,
-                            input_positions=input_positions, hidden=hidden,
-                            num_components=dyn.num_components, fix_variance=dyn.fix_variance,
-                            normalize_data=dyn.normalize_data, graph_type=dyn.graph_type,
-                            lr=dyn.skill_dynamics_lr),
-        reduced_indices=reduced, random_skills=cfg.skills.random_skills), prior)
-  else:
-    objective = DIAYN(DIAYNConfig(reduced_indices=reduced, hidden=hidden,
-                                  lr=cfg.dynamics.skill_dynamics_lr), prior)
-  learner = Learner(LearnerConfig(
-      policy_indices=policy_indices, is_clip_eps=cfg.dynamics.is_clip_eps,
-      normalized_importance_sampling=cfg.dynamics.normalized_importance_sampling,
-      dynamics_relabel_type=cfg.dynamics.skill_dynamics_relabel_type,
-      agent_relabel_type=cfg.agent.agent_relabel_type,
-      num_samples_for_relabelling=cfg.dynamics.num_samples_for_relabelling),
-      sac, objective, prior)
-  return Components(prior, learner, spec.obs_dim, action_dim, reduced)
+  agent = cfg.agent
+  sac = SAC(SACConfig(obs_dim=spec.obs_dim, skill_dim=prior.dim, action_dim=action_dim,
+                      policy_indices=spec.policy_indices(), hidden=hidden, lr=agent.agent_lr,
+                      gamma=agent.agent_gamma, reward_scale=1.0 / agent.agent_entropy))
+  objective_spec = OBJECTIVES[cfg.objective]
+  context = ObjectiveContext(
+      prior=prior, reduced_indices=reduced, hidden=hidden,
+      dynamics_input_positions=tuple(p for p, i in enumerate(reduced) if i >= spec.num_hidden))
+  objective = objective_spec.build(cfg.objective_config, context)
+  learner = Learner(cfg.off_policy, sac, objective, prior)
+  return Components(prior, learner, objective_spec, spec, reduced, action_dim)

@@ -1,33 +1,32 @@
-"""Frozen run configuration, validated on construction with errors that name the flag.
+"""Run configuration: keyword-only frozen dataclasses, validated here and nowhere else.
 
-The driver converts flags into these dataclasses once; nothing else reads flags. Field
-names follow the original flags, so an error can always say which flag to change.
+Field names are the driver's flag names, unique across sections, so a run is described
+by one flat mapping flag -> value (`RunConfig.build`), and an error can always say which
+flag to change. Each objective brings its own config section (see objectives/); the run
+keeps the chosen one in `objective_config`. Building a RunConfig imports no simulator:
+environments are checked when components are built (`components.check`).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import os
+from typing import Any
 
 from lib.skill_prior import PRIOR_KINDS
-from unsupervised_skill_learning.off_policy import RELABEL_TYPES
+from unsupervised_skill_learning.objectives import OBJECTIVES
+from unsupervised_skill_learning.validation import ConfigError, require, require_positive
 
-OBJECTIVES = ("dads", "diayn")
 COLLECT_POLICIES = ("default", "ou_noise")
 PRIOR_TYPES = ("normal", "uniform")
+RELABEL_TYPES = ("none", "importance_sampling", "policy", "dynamics_posterior")
+FROZEN = dict(frozen=True, kw_only=True)
+MAX_SEED = 2**31  # jax.random.key takes a 32-bit seed
 
 
-class ConfigError(ValueError):
-  """A bad setting; the message starts with the flag to change."""
-
-
-def _require(ok: bool, flag: str, value, allowed: str) -> None:
-  if not ok:
-    raise ConfigError(f"--{flag}={value}: {allowed}")
-
-
-@dataclasses.dataclass(frozen=True)
+@dataclasses.dataclass(**FROZEN)
 class EnvConfig:
   environment: str = "Ant-v1"
   max_env_steps: int = 200
@@ -37,33 +36,27 @@ class EnvConfig:
   num_envs: int = 1
 
   def __post_init__(self):
-    _require(self.max_env_steps > 0, "max_env_steps", self.max_env_steps, "must be positive")
-    _require(0 <= self.resample_prob <= 1, "resample_prob", self.resample_prob, "must be in [0, 1]")
-    _require(self.num_envs > 0, "num_envs", self.num_envs, "must be positive")
-    _require(self.min_steps_before_resample >= 0, "min_steps_before_resample",
-             self.min_steps_before_resample, "must be >= 0")
+    require_positive(self, "max_env_steps", "num_envs")
+    require(0 <= self.resample_prob <= 1, "resample_prob", self.resample_prob, "must be in [0, 1]")
+    require(self.min_steps_before_resample >= 0, "min_steps_before_resample",
+            self.min_steps_before_resample, "must be >= 0")
 
 
-@dataclasses.dataclass(frozen=True)
+@dataclasses.dataclass(**FROZEN)
 class SkillConfig:
   skill_type: str = "cont_uniform"
   num_skills: int = 2
-  objective: str = "dads"
-  random_skills: int = 100
 
   def __post_init__(self):
-    _require(self.skill_type in PRIOR_KINDS, "skill_type", self.skill_type,
-             f"allowed: {', '.join(PRIOR_KINDS)}")
-    _require(self.num_skills > 0, "num_skills", self.num_skills, "must be positive")
-    _require(self.objective in OBJECTIVES, "objective", self.objective,
-             f"allowed: {', '.join(OBJECTIVES)}")
-    _require(self.random_skills >= 0, "random_skills", self.random_skills, "must be >= 0")
-    _require(self.random_skills > 0 or self.skill_type == "discrete_uniform", "random_skills",
-             self.random_skills, "0 (the exact sum over skills) needs --skill_type=discrete_uniform")
+    require(self.skill_type in PRIOR_KINDS, "skill_type", self.skill_type,
+            f"allowed: {', '.join(PRIOR_KINDS)}")
+    require_positive(self, "num_skills")
 
 
-@dataclasses.dataclass(frozen=True)
+@dataclasses.dataclass(**FROZEN)
 class AgentConfig:
+  """SAC, read by agents/sac.py and the collector (action clipping, noise)."""
+
   hidden_layer_size: int = 512
   agent_lr: float = 3e-4
   agent_gamma: float = 0.99
@@ -72,79 +65,83 @@ class AgentConfig:
   agent_batch_size: int = 256
   action_clipping: float = 1.0
   collect_policy: str = "default"
-  agent_relabel_type: str = "none"
 
   def __post_init__(self):
-    for flag in ("hidden_layer_size", "agent_train_steps", "agent_batch_size"):
-      _require(getattr(self, flag) > 0, flag, getattr(self, flag), "must be positive")
-    _require(self.agent_lr > 0, "agent_lr", self.agent_lr, "must be positive")
-    _require(0 <= self.agent_gamma <= 1, "agent_gamma", self.agent_gamma, "must be in [0, 1]")
-    _require(self.agent_entropy > 0, "agent_entropy", self.agent_entropy,
-             "must be positive (the reward scale is 1 / agent_entropy)")
-    _require(self.action_clipping > 0, "action_clipping", self.action_clipping, "must be positive")
-    _require(self.collect_policy in COLLECT_POLICIES, "collect_policy", self.collect_policy,
-             f"allowed: {', '.join(COLLECT_POLICIES)}")
-    _require(self.agent_relabel_type in ("none", "policy", "dynamics_posterior"),
-             "agent_relabel_type", self.agent_relabel_type,
-             "allowed: none, policy, dynamics_posterior")
+    require_positive(self, "hidden_layer_size", "agent_train_steps", "agent_batch_size",
+                     "agent_lr", "action_clipping")
+    require(0 <= self.agent_gamma <= 1, "agent_gamma", self.agent_gamma, "must be in [0, 1]")
+    require(math.isfinite(self.agent_entropy) and self.agent_entropy > 0, "agent_entropy",
+            self.agent_entropy, "must be positive (the reward scale is 1 / agent_entropy)")
+    require(self.collect_policy in COLLECT_POLICIES, "collect_policy", self.collect_policy,
+            f"allowed: {', '.join(COLLECT_POLICIES)}")
 
 
-@dataclasses.dataclass(frozen=True)
-class DynamicsConfig:
-  skill_dyn_train_steps: int = 8
-  skill_dynamics_lr: float = 3e-4
-  skill_dyn_batch_size: int = 256
-  num_components: int = 4
-  fix_variance: bool = True
-  normalize_data: bool = True
-  graph_type: str = "default"
+@dataclasses.dataclass(**FROZEN)
+class OffPolicyConfig:
+  """off-DADS corrections, read by the learner: importance weights on the objective's
+  updates and skill relabelling of replayed transitions."""
+
   skill_dynamics_relabel_type: str = "importance_sampling"
+  agent_relabel_type: str = "none"
   num_samples_for_relabelling: int = 1
   is_clip_eps: float = 1.0
   normalized_importance_sampling: bool = False
-  train_skill_dynamics_on_policy: bool = False
 
   def __post_init__(self):
-    for flag in ("skill_dyn_train_steps", "skill_dyn_batch_size", "num_components",
-                 "num_samples_for_relabelling"):
-      _require(getattr(self, flag) > 0, flag, getattr(self, flag), "must be positive")
-    _require(self.skill_dynamics_lr > 0, "skill_dynamics_lr", self.skill_dynamics_lr,
-             "must be positive")
-    _require(self.graph_type in ("default", "separate"), "graph_type", self.graph_type,
-             "allowed: default, separate")
-    _require(self.skill_dynamics_relabel_type in RELABEL_TYPES, "skill_dynamics_relabel_type",
-             self.skill_dynamics_relabel_type, f"allowed: {', '.join(RELABEL_TYPES)}")
-    _require(self.is_clip_eps > 0, "is_clip_eps", self.is_clip_eps,
-             "must be positive (<= 1 turns importance sampling off)")
+    require(self.skill_dynamics_relabel_type in RELABEL_TYPES, "skill_dynamics_relabel_type",
+            self.skill_dynamics_relabel_type, f"allowed: {', '.join(RELABEL_TYPES)}")
+    require(self.agent_relabel_type in ("none", "policy", "dynamics_posterior"),
+            "agent_relabel_type", self.agent_relabel_type,
+            "allowed: none, policy, dynamics_posterior")
+    require_positive(self, "num_samples_for_relabelling", "is_clip_eps")
+    if self.skill_dynamics_relabel_type in ("policy", "dynamics_posterior"):
+      require(self.num_samples_for_relabelling > 1, "num_samples_for_relabelling",
+              self.num_samples_for_relabelling,
+              "must be > 1 for relabelling to choose between skills")
 
 
-@dataclasses.dataclass(frozen=True)
+@dataclasses.dataclass(**FROZEN)
 class TrainConfig:
+  """The training loop: collection, update counts, replay, checkpoints."""
+
   run_train: bool = True
   num_epochs: int = 100
   initial_collect_steps: int = 2000
   collect_steps: int = 500
   replay_buffer_capacity: int = 10000
   clear_buffer_every_iter: bool = False
+  skill_dyn_train_steps: int = 8
+  skill_dyn_batch_size: int = 256
+  train_skill_dynamics_on_policy: bool = False
   save_model: str = "dads"
   save_freq: int = 50
   keep_checkpoints: int = 3
+  train_from_scratch: bool = False
+  override_config: str = ""  # settings a resumed run may change, comma-separated
+
+  def __post_init__(self):
+    require_positive(self, "num_epochs", "collect_steps", "replay_buffer_capacity",
+                     "save_freq", "keep_checkpoints", "skill_dyn_train_steps",
+                     "skill_dyn_batch_size")
+    require(self.initial_collect_steps >= 0, "initial_collect_steps",
+            self.initial_collect_steps, "must be >= 0")
+
+
+@dataclasses.dataclass(**FROZEN)
+class VideoConfig:
+  """Skill videos and trajectory plots, read by training (every record_freq epochs) and
+  by evaluation."""
+
   record_freq: int = 100
   vid_name: str = "skill"
   num_evals: int = 3
-  train_from_scratch: bool = False
-  seed: int = 0
 
   def __post_init__(self):
-    for flag in ("num_epochs", "collect_steps", "replay_buffer_capacity", "save_freq",
-                 "keep_checkpoints", "record_freq"):
-      _require(getattr(self, flag) > 0, flag, getattr(self, flag), "must be positive")
-    _require(self.initial_collect_steps >= 0, "initial_collect_steps",
-             self.initial_collect_steps, "must be >= 0")
-    _require(self.num_evals >= 0, "num_evals", self.num_evals, "must be >= 0")
+    require_positive(self, "record_freq")
+    require(self.num_evals >= 0, "num_evals", self.num_evals, "must be >= 0")
 
 
-@dataclasses.dataclass(frozen=True)
+@dataclasses.dataclass(**FROZEN)
 class EvalConfig:
   run_eval: bool = False
   planning_horizon: int = 1
@@ -160,57 +157,148 @@ class EvalConfig:
   record_eval_videos: bool = True
 
   def __post_init__(self):
-    for flag in ("planning_horizon", "primitive_horizon", "num_candidate_sequences",
-                 "top_primitives"):
-      _require(getattr(self, flag) > 0, flag, getattr(self, flag), "must be positive")
-    _require(self.refine_steps >= 0, "refine_steps", self.refine_steps, "must be >= 0")
-    _require(self.prior_type in PRIOR_TYPES, "prior_type", self.prior_type,
-             f"allowed: {', '.join(PRIOR_TYPES)}")
-    _require(0 <= self.smoothing_beta < 1, "smoothing_beta", self.smoothing_beta,
-             "must be in [0, 1)")
-    _require(self.top_primitives <= self.num_candidate_sequences, "top_primitives",
-             self.top_primitives, "must be <= --num_candidate_sequences")
+    require_positive(self, "planning_horizon", "primitive_horizon", "num_candidate_sequences",
+                     "top_primitives")
+    require(self.refine_steps >= 0, "refine_steps", self.refine_steps, "must be >= 0")
+    require(self.prior_type in PRIOR_TYPES, "prior_type", self.prior_type,
+            f"allowed: {', '.join(PRIOR_TYPES)}")
+    require(0 <= self.smoothing_beta < 1, "smoothing_beta", self.smoothing_beta,
+            "must be in [0, 1)")
+    require(math.isfinite(self.mppi_gamma) and self.mppi_gamma >= 0, "mppi_gamma",
+            self.mppi_gamma, "must be a finite number >= 0 (the MPPI inverse temperature)")
+    for goal in self.goals:
+      text = ",".join(f"{v:g}" for v in goal)
+      require(all(math.isfinite(v) for v in goal), "goals", text, "coordinates must be finite")
+      require(any(v != 0 for v in goal), "goals", text,
+              "a goal at the start (0, 0) has no normalized reward; choose another")
+    require(self.top_primitives <= self.num_candidate_sequences, "top_primitives",
+            self.top_primitives, "must be <= --num_candidate_sequences")
 
 
-@dataclasses.dataclass(frozen=True)
+# Settings a resumed run may change freely: how long, how often to save or film, and
+# evaluation. Any other difference from the checkpoint's settings changes the learning
+# problem and needs --override_config.
+RUN_CONTROL = frozenset({
+    "run_train", "num_epochs", "save_model", "save_freq", "keep_checkpoints",
+    "train_from_scratch", "override_config", "record_freq", "vid_name", "num_evals",
+    *(f.name for f in dataclasses.fields(EvalConfig))})
+
+SECTIONS = {"env": EnvConfig, "skills": SkillConfig, "agent": AgentConfig,
+            "off_policy": OffPolicyConfig, "train": TrainConfig, "videos": VideoConfig,
+            "eval": EvalConfig}
+
+
+@dataclasses.dataclass(**FROZEN)
 class RunConfig:
   logdir: str
+  seed: int = 0
+  objective: str = "dads"
   env: EnvConfig = EnvConfig()
   skills: SkillConfig = SkillConfig()
   agent: AgentConfig = AgentConfig()
-  dynamics: DynamicsConfig = DynamicsConfig()
+  off_policy: OffPolicyConfig = OffPolicyConfig()
   train: TrainConfig = TrainConfig()
+  videos: VideoConfig = VideoConfig()
   eval: EvalConfig = EvalConfig()
+  objective_config: Any = None  # the chosen objective's section; None: its defaults
 
   def __post_init__(self):
-    _require(bool(self.logdir), "logdir", self.logdir, "is required")
-    # Imported here: the env registry imports mujoco, which config users may not need.
-    from envs import lookup  # pylint: disable=import-outside-toplevel
-    try:
-      entry = lookup(self.env.environment)
-      entry.spec.reduced_indices(self.env.reduced_observation, self.env.environment)
-    except ValueError as err:
-      raise ConfigError(str(err)) from None
-    if self.dynamics.skill_dynamics_relabel_type in ("policy", "dynamics_posterior"):
-      _require(self.dynamics.num_samples_for_relabelling > 1, "num_samples_for_relabelling",
-               self.dynamics.num_samples_for_relabelling,
-               "must be > 1 for relabelling to choose between skills")
+    require(bool(self.logdir), "logdir", self.logdir, "is required")
+    require(isinstance(self.seed, int) and 0 <= self.seed < MAX_SEED, "seed", self.seed,
+            f"must be an integer in [0, {MAX_SEED})")
+    require(self.objective in OBJECTIVES, "objective", self.objective,
+            f"allowed: {', '.join(OBJECTIVES)}")
+    spec = OBJECTIVES[self.objective]
+    if self.objective_config is None:
+      object.__setattr__(self, "objective_config", spec.config())
+    require(isinstance(self.objective_config, spec.config), "objective", self.objective,
+            f"its settings must be a {spec.config.__name__}")
+    spec.check(self.objective_config, self.skills)
 
   @property
   def run_dir(self) -> str:
     """<logdir>/<environment>: where everything of this run is written."""
     return os.path.join(self.logdir, self.env.environment)
 
+  @classmethod
+  def build(cls, *, logdir: str, **values) -> "RunConfig":
+    """A run from flat flag values (any subset; the rest keep their defaults).
+
+    Raises ConfigError naming the first unknown flag or invalid value.
+    """
+    values = dict(values)
+    top = {k: values.pop(k) for k in ("seed", "objective") if k in values}
+    spec = OBJECTIVES.get(top.get("objective", "dads"))
+    sections = {}
+    for name, kind in SECTIONS.items():
+      sections[name] = kind(**_take(values, kind))
+    objective_config = spec.config(**_take(values, spec.config)) if spec else None
+    # Other objectives' settings may be present (the driver has flags for all of them).
+    for other in OBJECTIVES.values():
+      _take(values, other.config)
+    if values:
+      raise ConfigError(f"--{sorted(values)[0]}: unknown setting")
+    return cls(logdir=logdir, **top, **sections, objective_config=objective_config)
+
+  def flat(self) -> dict[str, Any]:
+    """flag -> value for every setting of this run (the inverse of `build`)."""
+    out = {"seed": self.seed, "objective": self.objective}
+    for name in SECTIONS:
+      out.update(dataclasses.asdict(getattr(self, name)))
+    out.update(dataclasses.asdict(self.objective_config))
+    return out
+
+  def overridden(self) -> tuple[str, ...]:
+    """The settings named by --override_config (ConfigError for an unknown name)."""
+    names = tuple(n.strip() for n in self.train.override_config.split(",") if n.strip())
+    known = self.flat()
+    for name in names:
+      require(name in known, "override_config", self.train.override_config,
+              f"{name} is not a setting")
+    return names
+
+  def differences(self, other: "RunConfig") -> dict[str, tuple[Any, Any]]:
+    """{setting: (other's value, this one's)} for the settings that change the learning
+    problem (everything but RUN_CONTROL)."""
+    mine, theirs = self.flat(), other.flat()
+    return {k: (theirs.get(k), v) for k, v in mine.items()
+            if k not in RUN_CONTROL and theirs.get(k) != v}
+
+  def to_dict(self) -> dict[str, Any]:
+    out = {"logdir": self.logdir, "seed": self.seed, "objective": self.objective}
+    for name in SECTIONS:
+      out[name] = dataclasses.asdict(getattr(self, name))
+    out["objective_config"] = dataclasses.asdict(self.objective_config)
+    return out
+
   def to_json(self) -> str:
-    return json.dumps(dataclasses.asdict(self), indent=1, sort_keys=True)
+    return json.dumps(self.to_dict(), indent=1, sort_keys=True)
 
   @classmethod
   def from_dict(cls, d: dict) -> "RunConfig":
-    def build(kind, values):
-      fields = {f.name for f in dataclasses.fields(kind)}
-      return kind(**{k: (tuple(tuple(g) for g in v) if k == "goals" else v)
-                     for k, v in values.items() if k in fields})
-    return cls(logdir=d["logdir"], env=build(EnvConfig, d["env"]),
-               skills=build(SkillConfig, d["skills"]), agent=build(AgentConfig, d["agent"]),
-               dynamics=build(DynamicsConfig, d["dynamics"]), train=build(TrainConfig, d["train"]),
-               eval=build(EvalConfig, d["eval"]))
+    """Reads `to_dict`'s output, and the sectioned layout of earlier versions (whose
+    field names were the same flags, grouped differently)."""
+    if not isinstance(d, dict):
+      raise ConfigError(f"a run configuration is a JSON object; got {type(d).__name__}")
+    flat = {}
+    for key, value in d.items():
+      if key == "logdir":
+        continue
+      if isinstance(value, dict):
+        flat.update(value)
+      else:
+        flat[key] = value
+    if "goals" in flat:
+      flat["goals"] = tuple(tuple(g) for g in flat["goals"])
+    known = set().union(*({f.name for f in dataclasses.fields(k)} for k in SECTIONS.values()),
+                        *({f.name for f in dataclasses.fields(s.config)}
+                          for s in OBJECTIVES.values()), {"seed", "objective"})
+    dropped = set(flat) - known
+    for key in dropped:  # settings of earlier versions that no longer exist
+      flat.pop(key)
+    return cls.build(logdir=d.get("logdir", ""), **flat)
+
+
+def _take(values: dict, kind) -> dict:
+  """Removes and returns the entries of `values` that are fields of dataclass `kind`."""
+  return {f.name: values.pop(f.name) for f in dataclasses.fields(kind) if f.name in values}

@@ -3,17 +3,22 @@
   python unsupervised_skill_learning/dads_off.py --flagfile=configs/ant.txt --logdir=DIR
 
 Accepts every flag of the original DADS flag files with the original meanings (0/1 work
-for booleans), plus --seed, --objective=dads|diayn and a few additions documented in
-configs/template_config.txt. Flags convert once into frozen config dataclasses.
+for booleans), plus --seed, --objective and a few additions documented in
+configs/template_config.txt. Each registered objective's settings are flags too (see
+objectives/). Flags convert once into frozen config dataclasses (RunConfig.build).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging as std_logging
 import os
+import signal
 import sys
 
 from absl import app, flags, logging
+
+from unsupervised_skill_learning.objectives import OBJECTIVES
 
 _F = flags
 
@@ -22,7 +27,10 @@ _F.DEFINE_string("logdir", None, "Folder for logs, checkpoints and videos (requi
 _F.DEFINE_integer("seed", 0, "Random seed: the same seed gives the same run.")
 _F.DEFINE_bool("run_train", True, "Train (resuming from the newest checkpoint if any).")
 _F.DEFINE_bool("run_eval", False, "Evaluate: skill videos and goal reaching with MPC.")
-_F.DEFINE_bool("train_from_scratch", False, "Delete existing checkpoints and start over.")
+_F.DEFINE_bool("train_from_scratch", False, "Delete the run's checkpoints, TensorBoard logs, "
+               "videos and evaluation, and start over.")
+_F.DEFINE_string("override_config", "", "Settings a resumed run may change from its "
+                 "checkpoint's, comma-separated (e.g. agent_lr,seed); recorded in config.json.")
 _F.DEFINE_string("save_model", "dads", "Save checkpoints when non-empty (the original's "
                  "checkpoint name prefix; '' disables saving).")
 _F.DEFINE_integer("save_freq", 50, "Checkpoint every N epochs.")
@@ -39,7 +47,6 @@ _F.DEFINE_integer("collect_steps", 500, "Steps collected per epoch.")
 _F.DEFINE_integer("num_epochs", 100, "Epochs to train for (in total, across resumes).")
 _F.DEFINE_integer("num_envs", 1, "Environments stepped in lockstep by the collector.")
 _F.DEFINE_integer("skill_dyn_train_steps", 8, "Skill-dynamics updates per epoch.")
-_F.DEFINE_float("skill_dynamics_lr", 3e-4, "Skill-dynamics learning rate.")
 _F.DEFINE_integer("skill_dyn_batch_size", 256, "Skill-dynamics batch size.")
 _F.DEFINE_float("agent_gamma", 0.99, "Discount.")
 _F.DEFINE_float("agent_lr", 3e-4, "SAC learning rate (actor, critics, temperature).")
@@ -65,13 +72,9 @@ _F.DEFINE_integer("reduced_observation", 0, "Skill-dynamics observation: 0 full,
 _F.DEFINE_integer("num_skills", 2, "Skill dimension (number of skills when discrete).")
 _F.DEFINE_string("skill_type", "cont_uniform",
                  "discrete_uniform | cont_uniform | gaussian | multivariate_bernoulli.")
-_F.DEFINE_string("objective", "dads", "dads | diayn.")
-_F.DEFINE_integer("random_skills", 100, "L: prior samples in the DADS reward's denominator.")
+_F.DEFINE_string("objective", "dads", " | ".join(
+    f"{name}: {spec.summary}" for name, spec in OBJECTIVES.items()))
 _F.DEFINE_integer("hidden_layer_size", 512, "Width of the 2 hidden layers of every network.")
-_F.DEFINE_string("graph_type", "default", "Skill dynamics input graph: default | separate.")
-_F.DEFINE_integer("num_components", 4, "Mixture components of the skill dynamics.")
-_F.DEFINE_bool("fix_variance", True, "Unit-variance components (else learned, clipped).")
-_F.DEFINE_bool("normalize_data", True, "Normalize skill-dynamics inputs and targets.")
 # --- evaluation ------------------------------------------------------------------------------
 _F.DEFINE_integer("planning_horizon", 1, "Skills planned ahead.")
 _F.DEFINE_integer("primitive_horizon", 10, "Steps each planned skill is held.")
@@ -87,6 +90,14 @@ _F.DEFINE_bool("deterministic_eval", False, "0 (the original's default): evaluat
                "of a discrete prior, acting with the policy's mean action.")
 _F.DEFINE_bool("record_eval_videos", True, "Write mp4s during evaluation.")
 
+# Each objective's settings, from its settings dataclass (see objectives/base.py).
+_DEFINE_BY_TYPE = {"float": _F.DEFINE_float, "int": _F.DEFINE_integer, "bool": _F.DEFINE_bool,
+                   "str": _F.DEFINE_string}
+for _spec in OBJECTIVES.values():
+  for _field in dataclasses.fields(_spec.config):
+    _DEFINE_BY_TYPE[_field.type](_field.name, _field.default,
+                                 f"[{_spec.name}] {_field.metadata['help']}")
+
 # Flags of robots this project does not ship: accepted, ignored with one warning.
 UNSHIPPED_ROBOT_FLAGS = {
     "expose_last_action": 1, "expose_upright": 1, "robot_noise_ratio": 0.0,
@@ -99,6 +110,8 @@ for _name, _default in UNSHIPPED_ROBOT_FLAGS.items():
   _F.DEFINE_float(_name, _default, "DKitty / DClaw / HandBlock only: ignored here.")
 
 FLAGS = flags.FLAGS
+# The flags this module defined (absl's own, such as --flagfile, are not settings).
+_RUN_FLAGS = tuple(f.name for f in FLAGS.get_key_flags_for_module(sys.modules[__name__]))
 
 
 def parse_goals(text: str) -> tuple[tuple[float, float], ...]:
@@ -116,30 +129,22 @@ def parse_goals(text: str) -> tuple[tuple[float, float], ...]:
 def config_from_flags():
   """FLAGS -> RunConfig (validated); raises ValueError naming the flag."""
   # pylint: disable=import-outside-toplevel  (heavy imports only once flags are parsed)
-  from unsupervised_skill_learning import config as c
-  f = FLAGS
-  return c.RunConfig(
-      logdir=f.logdir or "",
-      env=c.EnvConfig(f.environment, f.max_env_steps, f.reduced_observation,
-                      f.min_steps_before_resample, f.resample_prob, f.num_envs),
-      skills=c.SkillConfig(f.skill_type, f.num_skills, f.objective, f.random_skills),
-      agent=c.AgentConfig(f.hidden_layer_size, f.agent_lr, f.agent_gamma, f.agent_entropy,
-                          f.agent_train_steps, f.agent_batch_size, f.action_clipping,
-                          f.collect_policy, f.agent_relabel_type),
-      dynamics=c.DynamicsConfig(f.skill_dyn_train_steps, f.skill_dynamics_lr,
-                                f.skill_dyn_batch_size, f.num_components, f.fix_variance,
-                                f.normalize_data, f.graph_type, f.skill_dynamics_relabel_type,
-                                f.num_samples_for_relabelling, f.is_clip_eps,
-                                f.normalized_importance_sampling,
-                                f.train_skill_dynamics_on_policy),
-      train=c.TrainConfig(f.run_train, f.num_epochs, f.initial_collect_steps, f.collect_steps,
-                          f.replay_buffer_capacity, f.clear_buffer_every_iter, f.save_model,
-                          f.save_freq, f.keep_checkpoints, f.record_freq, f.vid_name,
-                          f.num_evals, f.train_from_scratch, f.seed),
-      eval=c.EvalConfig(f.run_eval, f.planning_horizon, f.primitive_horizon,
-                        f.num_candidate_sequences, f.refine_steps, f.mppi_gamma, f.prior_type,
-                        f.smoothing_beta, f.top_primitives, parse_goals(f.goals),
-                        f.deterministic_eval, f.record_eval_videos))
+  from unsupervised_skill_learning.config import RunConfig
+  skip = {"logdir", "goals", "debug", *UNSHIPPED_ROBOT_FLAGS}
+  values = {name: FLAGS[name].value for name in _RUN_FLAGS if name not in skip}
+  return RunConfig.build(logdir=FLAGS.logdir or "", goals=parse_goals(FLAGS.goals), **values)
+
+
+def _check_logdir(logdir: str) -> None:
+  """--logdir must be a folder this process can create and write in."""
+  if os.path.exists(logdir) and not os.path.isdir(logdir):
+    _fail(f"--logdir={logdir}: is a file, not a folder")
+  try:
+    os.makedirs(logdir, exist_ok=True)
+  except OSError as err:
+    _fail(f"--logdir={logdir}: cannot create it ({err.strerror})")
+  if not os.access(logdir, os.W_OK | os.X_OK):
+    _fail(f"--logdir={logdir}: not writable")
 
 
 def _fail(message: str) -> None:
@@ -173,21 +178,37 @@ def main(argv):
   if ignored:
     logging.warning("ignoring flags of robots this project does not ship (DKitty, DClaw, "
                     "HandBlock): %s", ", ".join(ignored))
+  # pylint: disable=import-outside-toplevel  (MuJoCo loads after flags are valid)
+  from lib.checkpoint import CheckpointError
+  from lib.run_lock import LockError
+  from unsupervised_skill_learning import components
+  from unsupervised_skill_learning.evaluation import run as evaluation
+  from unsupervised_skill_learning.evaluation.model_io import EvaluationError
+  from unsupervised_skill_learning.training import trainer
   try:
     cfg = config_from_flags()
+    if cfg.train.run_train:
+      components.check(cfg)
+      cfg.overridden()
+      _check_logdir(cfg.logdir)
   except ValueError as err:
     _fail(str(err))
-  # pylint: disable=import-outside-toplevel  (JAX and MuJoCo load after flags are valid)
-  from lib.checkpoint import CheckpointError
-  from unsupervised_skill_learning import train
-  from unsupervised_skill_learning import evaluate
   try:
     if cfg.train.run_train:
-      train.run(cfg)
+      trainer.run(cfg)
     if cfg.eval.run_eval:
-      evaluate.run(cfg)
-  except (CheckpointError, evaluate.EvaluationError) as err:
+      evaluation.run(cfg)
+  except trainer.Stopped as stop:
+    print(f"dads_off: {stop}", file=sys.stderr)
+    sys.exit(128 + stop.signum)
+  except KeyboardInterrupt:
+    print("dads_off: interrupted; what was saved before is kept (rerun the same command to "
+          "resume)", file=sys.stderr)
+    sys.exit(128 + signal.SIGINT)
+  except (CheckpointError, EvaluationError, LockError, trainer.TrainingError, ValueError) as err:
     _fail(str(err))
+  except OSError as err:  # a full disk or a vanished folder outside the training loop
+    _fail(f"{err.filename or cfg.logdir}: {err.strerror or err}")
 
 
 def run():

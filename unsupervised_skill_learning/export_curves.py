@@ -18,7 +18,7 @@ from lib import plots
 
 _RUN = flags.DEFINE_string("run_dir", None, "<logdir>/<environment> of a run.")
 _OUT = flags.DEFINE_string("out", None, "Output path prefix.")
-PLOTTED = ("dads/reward", "dads/logp", "dynamics_loss", "entropy", "alpha", "critic_loss")
+PLOTTED = ("intrinsic_reward", "dads/logp", "dynamics_loss", "entropy", "alpha", "critic_loss")
 
 
 def read_scalars(run_dir: str) -> dict[str, dict[int, float]]:

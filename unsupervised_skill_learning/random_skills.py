@@ -13,7 +13,7 @@ from absl import app, flags
 
 import envs
 from lib.skill_prior import PRIOR_KINDS, SkillPrior
-from unsupervised_skill_learning import skill_rollouts
+from unsupervised_skill_learning.evaluation import skills as skill_eval
 
 _ENV = flags.DEFINE_string("environment", "Ant-v1", "Environment name.")
 _OUT = flags.DEFINE_string("out", "runs/random_skills", "Output folder.")
@@ -32,15 +32,16 @@ def main(argv):
   action_rng = np.random.default_rng(rng.integers(2**63))
   space = env.action_space
 
-  def random_policy(obs):
-    del obs
+  def random_policy(obs, skill):
+    del obs, skill
     return action_rng.uniform(space.low, space.high).astype(np.float32)
 
   skills = prior.sample(rng, _NUM.value)
-  rollouts = skill_rollouts.record_skills(env, _ENV.value, random_policy, skills, _OUT.value)
+  rollouts = skill_eval.record_skills(env, _ENV.value, random_policy, skills, _OUT.value)
+  positions = list(envs.lookup(_ENV.value).spec.position_indices) or [0, 1]
   for i, r in enumerate(rollouts):
-    print(f"skill {i}: z={np.round(r.skill, 2)} final x-y={np.round(r.observations[-1, :2], 2)}"
-          f" frames={len(r.frames)}")
+    print(f"skill {i}: z={np.round(r.skill, 2)} final position="
+          f"{np.round(r.observations[-1, positions], 2)} frames={len(r.frames)}")
   print(f"wrote {_OUT.value}/skill_*.mp4, traj_plot.png, skills.json")
 
 

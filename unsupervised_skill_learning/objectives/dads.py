@@ -10,30 +10,43 @@ to 0 when z says nothing about s'.
 from __future__ import annotations
 
 import dataclasses
-import math
 
 import jax
 import jax.numpy as jnp
 
-from lib.skill_prior import SkillPrior
-from unsupervised_skill_learning.objectives import Transitions
-from unsupervised_skill_learning.skill_dynamics import (SkillDynamics, SkillDynamicsConfig,
-                                                        SkillDynamicsState, mixture_log_prob)
+from lib.distributions import mixture_log_prob
+from unsupervised_skill_learning.objectives.base import ObjectiveContext, ObjectiveSpec, setting
+from unsupervised_skill_learning.objectives.skill_dynamics import (SkillDynamics, SkillDynamicsConfig,
+                                                                   SkillDynamicsState)
+from lib.transition import Transition
+from unsupervised_skill_learning.validation import require, require_positive
 
 LOGIT_CLIP = 50.0
+GRAPH_TYPES = ("default", "separate")
 
 
-@dataclasses.dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True, kw_only=True)
 class DADSConfig:
-  dynamics: SkillDynamicsConfig
-  reduced_indices: tuple[int, ...]  # observation indices the skill dynamics models
-  random_skills: int = 100          # L; 0 with discrete skills: the exact sum
+  """The DADS objective's settings (flags)."""
+
+  random_skills: int = setting(100, "L: prior samples in the DADS reward's denominator "
+                               "(0 with discrete skills: the exact sum over skills).")
+  skill_dynamics_lr: float = setting(3e-4, "Skill-dynamics learning rate.")
+  num_components: int = setting(4, "Mixture components of the skill dynamics.")
+  fix_variance: bool = setting(True, "Unit-variance components (else learned, clipped).")
+  normalize_data: bool = setting(True, "Normalize skill-dynamics inputs and targets.")
+  graph_type: str = setting("default", "Skill dynamics input graph: default | separate.")
 
   def __post_init__(self):
-    if self.random_skills < 0:
-      raise ValueError(f"random_skills must be >= 0; got {self.random_skills}")
-    if len(self.reduced_indices) != self.dynamics.output_dim:
-      raise ValueError("reduced_indices must match the skill dynamics' output size")
+    require_positive(self, "skill_dynamics_lr", "num_components")
+    require(self.random_skills >= 0, "random_skills", self.random_skills, "must be >= 0")
+    require(self.graph_type in GRAPH_TYPES, "graph_type", self.graph_type,
+            f"allowed: {', '.join(GRAPH_TYPES)}")
+
+
+def _check(config: DADSConfig, skills) -> None:
+  require(config.random_skills > 0 or skills.skill_type == "discrete_uniform", "random_skills",
+          config.random_skills, "0 (the exact sum over skills) needs --skill_type=discrete_uniform")
 
 
 def dads_reward_from_logps(logp: jnp.ndarray, logp_alt: jnp.ndarray,
@@ -54,22 +67,30 @@ def dads_reward_from_logps(logp: jnp.ndarray, logp_alt: jnp.ndarray,
 
 
 class DADS:
-  """Implements the Objective protocol with a SkillDynamics model."""
+  """The Objective with a SkillDynamics model; its state is the model's state."""
 
-  def __init__(self, config: DADSConfig, prior: SkillPrior):
+  def __init__(self, config: DADSConfig, context: ObjectiveContext):
     self.config = config
-    self.prior = prior
-    self.dynamics = SkillDynamics(config.dynamics)
-    if config.random_skills == 0 and not prior.is_discrete:
-      raise ValueError("random_skills=0 (the exact sum over skills) needs discrete skills")
+    self.prior = context.prior
+    self.reduced_indices = context.reduced_indices
+    self.random_skills = config.random_skills
+    self.dynamics = SkillDynamics(SkillDynamicsConfig(
+        output_dim=len(context.reduced_indices), skill_dim=context.prior.dim,
+        input_positions=context.dynamics_input_positions, hidden=context.hidden,
+        num_components=config.num_components, fix_variance=config.fix_variance,
+        normalize_data=config.normalize_data, graph_type=config.graph_type,
+        lr=config.skill_dynamics_lr))
+
+  def dynamics_state(self, state: SkillDynamicsState) -> SkillDynamicsState:
+    return state
 
   def reduce(self, obs: jnp.ndarray) -> jnp.ndarray:
-    return obs[..., jnp.asarray(self.config.reduced_indices, jnp.int32)]
+    return obs[..., jnp.asarray(self.reduced_indices, jnp.int32)]
 
   def init(self, key):
     return self.dynamics.init(key)
 
-  def update(self, state: SkillDynamicsState, batch: Transitions, weights, key):
+  def update(self, state: SkillDynamicsState, batch: Transition, weights, key):
     del key  # Maximum likelihood on the batch is deterministic.
     return self.dynamics.update(state, self.reduce(batch.obs), batch.skill,
                                 self.reduce(batch.next_obs), weights)
@@ -92,11 +113,11 @@ class DADS:
     prior (as the original's per-transition draws), and lets a skill-only model be
     evaluated once per distinct skill instead of once per (transition, skill) pair.
     """
-    if self.config.random_skills == 0:
+    if self.random_skills == 0:
       return jnp.asarray(self.prior.enumerate())
-    return self.prior.sample_jax(key, (self.config.random_skills,))
+    return self.prior.sample_jax(key, (self.random_skills,))
 
-  def logps(self, state: SkillDynamicsState, batch: Transitions, alt: jnp.ndarray):
+  def logps(self, state: SkillDynamicsState, batch: Transition, alt: jnp.ndarray):
     """(log q(s'|s,z) [B], log q(s'|s,z_l) [B, L]) for alternatives alt [L, dz]."""
     s, s_next = self.reduce(batch.obs), self.reduce(batch.next_obs)
     batch_size = s.shape[0]
@@ -116,19 +137,18 @@ class DADS:
   def reward_from_logps(self, logp, logp_alt, skill, alt):
     """The DADS reward [B]; with the exact discrete sum, a transition's own skill is
     left out of the alternatives."""
-    if self.config.random_skills > 0:
+    if self.random_skills > 0:
       return dads_reward_from_logps(logp, logp_alt)
     own = jnp.all(alt[None] == skill[:, None], -1)  # [B, K]
     return dads_reward_from_logps(logp, logp_alt, exclude=own)
 
-  def reward(self, state: SkillDynamicsState, batch: Transitions, key):
+  def reward(self, state: SkillDynamicsState, batch: Transition, key):
     alt = self.alternative_skills(key)
     logp, logp_alt = self.logps(state, batch, alt)
     reward = self.reward_from_logps(logp, logp_alt, batch.skill, alt)
-    return reward, {"dads/reward": jnp.mean(reward), "dads/logp": jnp.mean(logp),
-                    "dads/logp_altz": jnp.mean(logp_alt)}
+    return reward, {"dads/logp": jnp.mean(logp), "dads/logp_altz": jnp.mean(logp_alt)}
 
-  def reward_naive(self, state: SkillDynamicsState, batch: Transitions, key):
+  def reward_naive(self, state: SkillDynamicsState, batch: Transition, key):
     """The straightforward computation: one full network pass per (transition, skill)
     pair, no shared first layer. Kept as the reference the fast path is tested against."""
     alt = self.alternative_skills(key)
@@ -139,6 +159,11 @@ class DADS:
                                            s_next), out_axes=1)(alt)
     return self.reward_from_logps(logp, logp_alt, batch.skill, alt)
 
-  def skill_log_likelihood(self, state, batch: Transitions, skills):
+  def skill_log_likelihood(self, state, batch: Transition, skills):
     return self.log_prob_many(state, self.reduce(batch.obs), skills,
                               self.reduce(batch.next_obs))
+
+
+SPEC = ObjectiveSpec(
+    name="dads", summary="DADS: skill dynamics q(s'|s,z) and the mutual-information reward",
+    config=DADSConfig, build=DADS, has_skill_dynamics=True, check=_check)

@@ -7,8 +7,6 @@ import jax.numpy as jnp
 
 from lib.skill_prior import SkillPrior
 
-RELABEL_TYPES = ("none", "importance_sampling", "policy", "dynamics_posterior")
-
 
 def importance_weights(logp_now: jnp.ndarray, logp_behaviour: jnp.ndarray, clip_eps: float,
                        normalize: bool = False) -> jnp.ndarray:

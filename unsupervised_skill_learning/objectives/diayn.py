@@ -10,26 +10,27 @@ for cont_uniform skills (whose support is (-1, 1)).
 from __future__ import annotations
 
 import dataclasses
-import math
 
 import flax.struct
 import jax
 import jax.numpy as jnp
 import optax
 
+from lib.distributions import DISCRIMINATOR_LOG_STD_RANGE, TANH_EPS, gaussian_log_prob
 from lib.networks import MLP
-from lib.skill_prior import SkillPrior
-from unsupervised_skill_learning.objectives import Transitions
-
-_EPS = 1e-6
-LOG_STD_MIN, LOG_STD_MAX = -5.0, 2.0
+from unsupervised_skill_learning.objectives.base import ObjectiveContext, ObjectiveSpec, setting
+from lib.transition import Transition
+from unsupervised_skill_learning.validation import require_positive
 
 
-@dataclasses.dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True, kw_only=True)
 class DIAYNConfig:
-  reduced_indices: tuple[int, ...]
-  hidden: tuple[int, ...] = (512, 512)
-  lr: float = 3e-4
+  """The DIAYN objective's settings (flags)."""
+
+  diayn_lr: float = setting(3e-4, "DIAYN discriminator learning rate.")
+
+  def __post_init__(self):
+    require_positive(self, "diayn_lr")
 
 
 class DiscriminatorState(flax.struct.PyTreeNode):
@@ -39,20 +40,23 @@ class DiscriminatorState(flax.struct.PyTreeNode):
 
 
 class DIAYN:
-  """Implements the Objective protocol with a skill discriminator."""
+  """The Objective with a skill discriminator; it has no skill dynamics."""
 
-  def __init__(self, config: DIAYNConfig, prior: SkillPrior):
+  dynamics = None
+
+  def __init__(self, config: DIAYNConfig, context: ObjectiveContext):
     self.config = config
-    self.prior = prior
+    self.prior = prior = context.prior
+    self.reduced_indices = context.reduced_indices
     out = prior.dim if prior.kind in ("discrete_uniform", "multivariate_bernoulli") else 2 * prior.dim
-    self.net = MLP(config.hidden, out)
-    self.optimizer = optax.adam(config.lr)
+    self.net = MLP(context.hidden, out)
+    self.optimizer = optax.adam(config.diayn_lr)
 
   def reduce(self, obs):
-    return obs[..., jnp.asarray(self.config.reduced_indices, jnp.int32)]
+    return obs[..., jnp.asarray(self.reduced_indices, jnp.int32)]
 
   def init(self, key) -> DiscriminatorState:
-    params = self.net.init(key, jnp.zeros((1, len(self.config.reduced_indices))))
+    params = self.net.init(key, jnp.zeros((1, len(self.reduced_indices))))
     return DiscriminatorState(params, self.optimizer.init(params), jnp.zeros((), jnp.int32))
 
   def log_q(self, params, s_next: jnp.ndarray, skills: jnp.ndarray) -> jnp.ndarray:
@@ -64,17 +68,15 @@ class DIAYN:
     if kind == "multivariate_bernoulli":
       return jnp.sum(skills * jax.nn.log_sigmoid(out) + (1 - skills) * jax.nn.log_sigmoid(-out), -1)
     mean, log_std = jnp.split(out, 2, -1)
-    log_std = jnp.clip(log_std, LOG_STD_MIN, LOG_STD_MAX)
+    log_std = jnp.clip(log_std, *DISCRIMINATOR_LOG_STD_RANGE)
     if kind == "gaussian":
       u, log_det = skills, 0.0
     else:  # cont_uniform: z = tanh(u), u Gaussian
-      z = jnp.clip(skills, -1 + _EPS, 1 - _EPS)
-      u, log_det = jnp.arctanh(z), jnp.sum(jnp.log1p(-z**2 + _EPS), -1)
-    logn = jnp.sum(-0.5 * ((u - mean) / jnp.exp(log_std))**2 - log_std
-                   - 0.5 * math.log(2 * math.pi), -1)
-    return logn - log_det
+      z = jnp.clip(skills, -1 + TANH_EPS, 1 - TANH_EPS)
+      u, log_det = jnp.arctanh(z), jnp.sum(jnp.log1p(-z**2 + TANH_EPS), -1)
+    return gaussian_log_prob(u, mean, log_std) - log_det
 
-  def update(self, state: DiscriminatorState, batch: Transitions, weights, key):
+  def update(self, state: DiscriminatorState, batch: Transition, weights, key):
     del key
     s_next = self.reduce(batch.next_obs)
 
@@ -93,11 +95,16 @@ class DIAYN:
           jnp.argmax(out, -1) == jnp.argmax(batch.skill, -1))
     return state, metrics
 
-  def reward(self, state: DiscriminatorState, batch: Transitions, key):
+  def reward(self, state: DiscriminatorState, batch: Transition, key):
     del key
     logq = self.log_q(state.params, self.reduce(batch.next_obs), batch.skill[:, None])[:, 0]
     reward = logq - self.prior.log_prob(batch.skill)
-    return reward, {"diayn/reward": jnp.mean(reward), "diayn/logq": jnp.mean(logq)}
+    return reward, {"diayn/logq": jnp.mean(logq)}
 
-  def skill_log_likelihood(self, state, batch: Transitions, skills):
+  def skill_log_likelihood(self, state, batch: Transition, skills):
     return self.log_q(state.params, self.reduce(batch.next_obs), skills)
+
+
+SPEC = ObjectiveSpec(
+    name="diayn", summary="DIAYN: a skill discriminator q(z|s') and log q(z|s') - log p(z)",
+    config=DIAYNConfig, build=DIAYN, has_skill_dynamics=False)

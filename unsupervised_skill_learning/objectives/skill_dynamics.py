@@ -10,7 +10,6 @@ empty and q depends on z alone. Inputs and deltas are normalized with running st
 from __future__ import annotations
 
 import dataclasses
-import math
 
 import flax.linen as nn
 import flax.struct
@@ -18,15 +17,18 @@ import jax
 import jax.numpy as jnp
 import optax
 
+from lib.distributions import MixtureParams, mixture_log_prob, mixture_mean
 from lib.running_stats import RunningStats
 
 STD_MIN, STD_MAX = 0.3, 10.0
 
 
-@dataclasses.dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True, kw_only=True)
 class SkillDynamicsConfig:
-  """output_dim: size of the reduced observation (the delta predicted);
-  input_positions: positions within the reduced observation the model conditions on."""
+  """The model's shape, derived from the run's settings (validated there, in
+  objectives/dads.py's DADSConfig). output_dim: size of the reduced observation (the
+  delta predicted); input_positions: positions within the reduced observation the model
+  conditions on."""
 
   output_dim: int
   skill_dim: int
@@ -38,25 +40,9 @@ class SkillDynamicsConfig:
   graph_type: str = "default"  # default: one layer over (s, z); separate: own first layers
   lr: float = 3e-4
 
-  def __post_init__(self):
-    if self.graph_type not in ("default", "separate"):
-      raise ValueError(f"graph_type must be default or separate; got {self.graph_type!r}")
-    if self.num_components <= 0:
-      raise ValueError(f"num_components must be positive; got {self.num_components}")
-    if self.output_dim <= 0 or self.skill_dim <= 0 or not self.hidden:
-      raise ValueError("skill dynamics needs positive output/skill sizes and a hidden layer")
-    if any(not 0 <= p < self.output_dim for p in self.input_positions):
-      raise ValueError(f"input_positions {self.input_positions} outside 0..{self.output_dim - 1}")
-
   @property
   def input_dim(self) -> int:
     return len(self.input_positions)
-
-
-class MixtureParams(flax.struct.PyTreeNode):
-  logits: jnp.ndarray   # [..., K]
-  means: jnp.ndarray    # [..., K, D] (normalized delta)
-  log_std: jnp.ndarray  # [..., K, D]
 
 
 class MixtureNet(nn.Module):
@@ -110,25 +96,6 @@ class MixtureNet(nn.Module):
 
   def __call__(self, s, z):
     return self.head(self.state_part(s), self.skill_part(z))
-
-
-def mixture_log_prob(params: MixtureParams, y: jnp.ndarray) -> jnp.ndarray:
-  """log sum_k pi_k N(y; mu_k, diag sigma_k^2); y [..., D] -> [...]."""
-  y = y[..., None, :]
-  comp = jnp.sum(-0.5 * ((y - params.means) / jnp.exp(params.log_std)) ** 2 - params.log_std
-                 - 0.5 * math.log(2 * math.pi), -1)
-  return jax.nn.logsumexp(jax.nn.log_softmax(params.logits, -1) + comp, -1)
-
-
-def mixture_mean(params: MixtureParams, mode: str = "mean") -> jnp.ndarray:
-  """The mixture's mean [..., D], or with mode='most_likely' the mean of the most
-  probable component."""
-  weights = jax.nn.softmax(params.logits, -1)
-  if mode == "most_likely":
-    weights = jax.nn.one_hot(jnp.argmax(params.logits, -1), params.logits.shape[-1])
-  elif mode != "mean":
-    raise ValueError(f"prediction mode must be mean or most_likely; got {mode!r}")
-  return jnp.sum(weights[..., None] * params.means, -2)
 
 
 class SkillDynamicsState(flax.struct.PyTreeNode):

@@ -1,0 +1,273 @@
+"""Fault injection on tiny runs: divergence, damaged and partial checkpoints, the logdir
+lock, signals, changed settings on resume, a full disk, and bad inputs. Every fault ends
+in one line naming what is wrong and what was kept, never in a silent restart."""
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+from absl import flags
+
+from lib import checkpoint
+from unsupervised_skill_learning import dads_off, export_curves
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+TINY = os.path.join(ROOT, "configs", "tiny.txt")
+QUIET = ("--num_evals=0",)
+
+
+def cmd(logdir, *args):
+  return [sys.executable, "-m", "unsupervised_skill_learning.dads_off", f"--flagfile={TINY}",
+          f"--logdir={logdir}", *QUIET, *args]
+
+
+def drive(logdir, *args, check=True):
+  out = subprocess.run(cmd(logdir, *args), cwd=ROOT, capture_output=True, text=True,
+                       timeout=600, check=False)
+  if check:
+    assert out.returncode == 0, out.stderr[-3000:]
+  return out
+
+
+def error_lines(stderr: str) -> list[str]:
+  """The lines a user reads as errors: not absl's I/W log lines, no traceback."""
+  assert "Traceback" not in stderr, stderr[-3000:]
+  return [l for l in stderr.splitlines() if l.strip() and l[:1] not in "IW"]
+
+
+def models(logdir):
+  return logdir / "point_mass" / "models"
+
+
+@pytest.fixture(scope="module")
+def two_checkpoints(tmp_path_factory):
+  """A tiny run with checkpoints after epochs 1 and 2 (copied by each test that damages it)."""
+  logdir = tmp_path_factory.mktemp("base")
+  drive(logdir, "--num_epochs=2", "--keep_checkpoints=5")
+  return logdir
+
+
+@pytest.fixture
+def run_copy(two_checkpoints, tmp_path):
+  dst = tmp_path / "run"
+  shutil.copytree(two_checkpoints, dst)
+  return dst
+
+
+def test_divergence_stops_with_the_epoch_and_keeps_good_checkpoints(run_copy):
+  before = sorted(os.listdir(models(run_copy)))
+  out = drive(run_copy, "--num_epochs=8", "--skill_dynamics_lr=1e6",
+              "--override_config=skill_dynamics_lr", check=False)
+  assert out.returncode != 0
+  (line,) = error_lines(out.stderr)
+  assert "training diverged" in line and "epoch" in line and "ckpt-000002" in line
+  assert sorted(os.listdir(models(run_copy))) == before  # nothing saved from that state
+  checkpoint.verify(str(models(run_copy) / "ckpt-000002"))
+
+
+def test_damaged_newest_checkpoint_falls_back_with_a_warning(run_copy):
+  state = models(run_copy) / "ckpt-000002" / "state.msgpack"
+  data = bytearray(state.read_bytes())
+  data[len(data) // 2] ^= 0xFF  # one flipped byte in an Adam moment or a weight
+  state.write_bytes(bytes(data))
+  out = drive(run_copy, "--num_epochs=3")
+  warned = [l for l in out.stderr.splitlines() if "ckpt-000002" in l and l.startswith("W")]
+  assert warned, out.stderr[-2000:]
+  assert "resumed from" in out.stderr and "ckpt-000001" in out.stderr
+  assert (models(run_copy) / "ckpt-000002").exists()  # kept for inspection
+
+
+def test_missing_meta_never_restarts_from_scratch(run_copy):
+  (models(run_copy) / "ckpt-000002" / "meta.json").unlink()
+  out = drive(run_copy, "--num_epochs=3")
+  assert "resumed from" in out.stderr and "ckpt-000001" in out.stderr
+  for name in ("ckpt-000001", "ckpt-000002"):
+    meta = models(run_copy) / name / "meta.json"
+    if meta.exists():
+      meta.unlink()
+  (models(run_copy) / "ckpt-000003" / "meta.json").unlink()
+  out = drive(run_copy, "--num_epochs=4", check=False)
+  assert out.returncode != 0
+  (line,) = error_lines(out.stderr)
+  assert "no usable checkpoint" in line and "--train_from_scratch=1" in line
+  assert len(os.listdir(models(run_copy))) == 3  # nothing deleted
+
+
+@pytest.mark.parametrize("damage", ["truncated_arrays", "garbage_buffer", "meta_list",
+                                    "meta_negative_epoch"])
+def test_damaged_files_are_named(run_copy, damage):
+  ckpt = models(run_copy) / "ckpt-000002"
+  for name in os.listdir(models(run_copy)):
+    if name != "ckpt-000002":
+      shutil.rmtree(models(run_copy) / name)  # nothing to fall back to: the error shows
+  if damage == "truncated_arrays":
+    path = ckpt / "arrays.npz"
+    path.write_bytes(path.read_bytes()[:100])
+  elif damage == "garbage_buffer":
+    path = ckpt / "buffer.npz"
+    path.write_bytes(b"PK\x03\x04 garbage")
+  else:
+    path = ckpt / "meta.json"
+    meta = json.loads(path.read_text())
+    path.write_text("[]" if damage == "meta_list" else json.dumps({**meta, "epoch": -7}))
+  out = drive(run_copy, "--num_epochs=3", check=False)
+  assert out.returncode != 0
+  (line,) = error_lines(out.stderr)
+  assert str(ckpt) in line
+
+
+def test_changed_settings_on_resume_are_refused_unless_overridden(run_copy):
+  out = drive(run_copy, "--num_epochs=3", "--seed=5", "--hidden_layer_size=16",
+              check=False)
+  assert out.returncode != 0
+  (line,) = error_lines(out.stderr)
+  assert "--seed: 0 -> 5" in line and "--hidden_layer_size" in line
+  out = drive(run_copy, "--num_epochs=3", "--agent_lr=0.001", "--override_config=agent_lr")
+  cfg = json.loads((run_copy / "point_mass" / "config.json").read_text())
+  assert cfg["agent"]["agent_lr"] == 0.001
+  assert cfg["overrides"] == [{"epoch": 3, "setting": "agent_lr", "from": 0.0003, "to": 0.001}]
+  # More epochs is not a change of the learning problem.
+  drive(run_copy, "--num_epochs=4", "--agent_lr=0.001")
+
+
+def _start(logdir, *args):
+  return subprocess.Popen(cmd(logdir, "--num_epochs=100000", "--save_freq=1000000", *args),
+                          cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_signal_finishes_the_epoch_saves_and_resumes(tmp_path, signum):
+  proc = _start(tmp_path)
+  try:
+    deadline = time.time() + 180
+    while time.time() < deadline and not (tmp_path / "point_mass" / "train").exists():
+      time.sleep(0.2)
+    time.sleep(6)  # tiny epochs take ~0.03 s once compiled: many epochs, none saved yet
+    proc.send_signal(signum)
+    _, err = proc.communicate(timeout=120)
+  finally:
+    proc.kill()
+  assert proc.returncode == 128 + signum, err[-2000:]
+  (line,) = error_lines(err)
+  assert line.startswith("dads_off: stopped at epoch") and "rerun the same command" in line
+  epoch = int(line.split("stopped at epoch ")[1].split()[0])
+  assert epoch >= 1
+  assert checkpoint.latest_checkpoint(str(models(tmp_path))).endswith(f"ckpt-{epoch:06d}")
+  # Every epoch up to the checkpoint is in TensorBoard; resuming writes no step twice.
+  drive(tmp_path, f"--num_epochs={epoch + 2}")
+  values = export_curves.read_scalars(str(tmp_path / "point_mass"))
+  assert sorted(values["epoch"].values()) == list(range(1, epoch + 3))
+
+
+def test_second_process_on_a_live_run_is_refused(tmp_path):
+  proc = _start(tmp_path)
+  try:
+    lock = tmp_path / "point_mass" / ".lock"
+    deadline = time.time() + 120
+    while time.time() < deadline and not lock.exists():
+      time.sleep(0.2)
+    assert lock.exists()
+    out = drive(tmp_path, "--num_epochs=1", check=False)
+  finally:
+    proc.kill()
+    proc.wait()
+  assert out.returncode != 0
+  (line,) = error_lines(out.stderr)
+  assert f"in use by process {proc.pid}" in line
+  # The killed process left its lock; the next run takes it over.
+  assert lock.exists()
+  out = drive(tmp_path, "--num_epochs=1", "--train_from_scratch=1")
+
+
+def test_full_disk_is_one_line_and_keeps_the_checkpoint(tmp_path):
+  mount = tmp_path / "small"
+  mount.mkdir()
+  made = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", str(mount)],
+                        capture_output=True, check=False)
+  if made.returncode != 0:
+    pytest.skip("cannot mount a small filesystem here: " + made.stderr.decode()[-200:])
+  try:
+    drive(mount, "--num_epochs=1")
+    free = shutil.disk_usage(mount).free
+    (mount / "filler").write_bytes(b"\0" * (free - 8192))  # leave 8 KB
+    out = drive(mount, "--num_epochs=3", check=False)
+    assert out.returncode != 0
+    (line,) = error_lines(out.stderr)
+    assert "No space left on device" in line and "ckpt-000001" in line
+    leftovers = [p for p in mount.rglob("*") if p.name.startswith(".tmp")]
+    assert not leftovers, leftovers
+    (mount / "filler").unlink()
+    checkpoint.verify(str(models(mount) / "ckpt-000001"))
+    drive(mount, "--num_epochs=2")  # resumes once there is room again
+  finally:
+    subprocess.run(["umount", str(mount)], check=False)
+
+
+@pytest.mark.parametrize("args,flag", [
+    (["--seed=-1"], "--seed=-1"),
+    (["--seed=99999999999"], "--seed=99999999999"),
+    (["--agent_lr=inf"], "--agent_lr=inf"),
+    (["--skill_dynamics_lr=nan"], "--skill_dynamics_lr=nan"),
+    (["--mppi_gamma=nan"], "--mppi_gamma=nan"),
+    (["--mppi_gamma=-10"], "--mppi_gamma=-10"),
+    (["--goals=nan,nan"], "--goals=nan,nan"),
+    (["--goals=0,0"], "--goals=0,0"),
+    (["--replay_buffer_capacity=1000000000000"], "--replay_buffer_capacity=1000000000000"),
+    (["--hidden_layer_size=1000000"], "--hidden_layer_size=1000000"),
+    (["--override_config=nonsense"], "--override_config=nonsense"),
+])
+def test_bad_inputs_get_one_line_before_any_work(tmp_path, capsys, args, flag):
+  """The driver's own main, in this process (the subprocess path is tested in
+  test_driver.py): one line naming the flag, exit 2, and no run folder."""
+  logdir = tmp_path / "run"
+  flag_values = flags.FLAGS
+  try:
+    flag_values(["dads_off", f"--flagfile={TINY}", f"--logdir={logdir}", *args])
+    with pytest.raises(SystemExit) as exit_info:
+      dads_off.main(["dads_off"])
+  finally:
+    flag_values.unparse_flags()
+  assert exit_info.value.code == 2
+  (line,) = error_lines(capsys.readouterr().err)
+  assert flag in line
+  assert not logdir.exists()  # nothing started
+
+
+def test_logdir_that_is_a_file_or_cannot_be_made(tmp_path):
+  afile = tmp_path / "afile"
+  afile.write_text("x")
+  for logdir, words in ((afile, "is a file"), (afile / "sub", "cannot create")):
+    out = subprocess.run(cmd(logdir), cwd=ROOT, capture_output=True, text=True, timeout=120,
+                         check=False)
+    assert out.returncode != 0
+    (line,) = error_lines(out.stderr)
+    assert f"--logdir={logdir}" in line and words in line
+
+
+def test_damaged_exported_model_is_named(tmp_path):
+  model = tmp_path / "model"
+  shutil.copytree(os.path.join(ROOT, "pretrained", "ant_xy"), model)
+  run = model / "Ant-v1"
+  eval_cmd = [sys.executable, "-m", "unsupervised_skill_learning.dads_off", f"--logdir={model}",
+              "--run_train=0", "--run_eval=1"]
+  weights = run / "models" / "eval_model.msgpack"
+  data = bytearray(weights.read_bytes())
+  data[len(data) // 3] ^= 0x40
+  weights.write_bytes(bytes(data))
+  out = subprocess.run(eval_cmd, cwd=ROOT, capture_output=True, text=True, timeout=120, check=False)
+  assert out.returncode != 0
+  (line,) = error_lines(out.stderr)
+  assert str(weights) in line and "damaged" in line
+  (run / "config.json").write_text("{ not json")
+  out = subprocess.run(eval_cmd, cwd=ROOT, capture_output=True, text=True, timeout=120, check=False)
+  (line,) = error_lines(out.stderr)
+  assert str(run / "config.json") in line
+  (run / "config.json").write_text(json.dumps({"skills": {"skill_type": "beta"}}))
+  out = subprocess.run(eval_cmd, cwd=ROOT, capture_output=True, text=True, timeout=120, check=False)
+  (line,) = error_lines(out.stderr)
+  assert str(run / "config.json") in line and "skill_type" in line

@@ -1,0 +1,1 @@
+"""Agents: SAC and the policy it trains."""

@@ -1,0 +1,1 @@
+"""Evaluation: model I/O, skill videos and coverage, and the --run_eval entry."""

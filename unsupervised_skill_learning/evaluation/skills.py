@@ -1,0 +1,272 @@
+"""Running skills and showing what they do: rollouts, videos, trajectory plots, the skill
+dynamics' predicted paths and coverage. Used by training (a video round every
+--record_freq epochs) and by --run_eval=1."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Callable, Sequence
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+import envs
+from envs import SkillWrapper, lookup
+from lib import plots, rendering, video
+from lib.atomic import atomic_write_json
+from lib.skill_prior import SkillPrior
+from unsupervised_skill_learning.agents.policy import Policy
+from unsupervised_skill_learning.backends.host import to_env_action
+
+# policy(obs [obs_dim], skill [dz]) -> action [action_dim] in the env's bounds
+PolicyCallable = Callable[[np.ndarray, np.ndarray], np.ndarray]
+COVERAGE_SKILLS = 48
+
+
+class PolicyFn:
+  """Policy.act for acting in an environment: env-bounded actions for (obs, skill).
+
+  Step t acts with key fold_in(key, t) (one device call per step). Deterministic (the
+  mean action) by default, as the training videos use it; evaluation chooses with
+  --deterministic_eval.
+  """
+
+  def __init__(self, policy: Policy, actor, env, *, clip: float = 1.0,
+               deterministic: bool = True, seed: int = 0):
+    self.actor = actor
+    self.clip = min(clip, 1.0)
+    self.deterministic = deterministic
+    space = env.action_space
+    self.low, self.high = space.low.astype(np.float64), space.high.astype(np.float64)
+    self.key = jax.random.key(seed)
+    self.t = 0
+    self._act = jax.jit(
+        lambda actor, obs, skill, key, t, clip: policy.act(
+            actor, obs, skill, jax.random.fold_in(key, t), clip, deterministic=deterministic))
+
+  def batch(self, obs: np.ndarray, skill: np.ndarray) -> np.ndarray:
+    """obs [N, obs_dim], skill [N, dz] -> actions [N, action_dim]."""
+    action, _ = self._act(self.actor, obs, skill, self.key, self.t, self.clip)
+    self.t += 1
+    return to_env_action(action, self.low, self.high)
+
+  def __call__(self, obs: np.ndarray, skill: np.ndarray) -> np.ndarray:
+    return self.batch(obs[None], skill[None])[0]
+
+
+def make_eval_env(env_name: str, prior: SkillPrior, rng: np.random.Generator,
+                  max_env_steps: int) -> SkillWrapper:
+  """A skill environment whose skill never changes by itself (evaluation sets it)."""
+  return envs.make_skill_env(env_name, prior, rng, max_env_steps=max_env_steps,
+                             min_steps_before_resample=10**9, resample_prob=0.0)
+
+
+def renderer_for(env_name: str, env) -> rendering.FrameRenderer:
+  """The environment's video camera: tracking a robot, or fixed over an arena."""
+  entry = lookup(env_name)
+  elevation = entry.camera_elevation
+  if elevation is None:
+    elevation = -45.0 if entry.camera_tracks_robot else -70.0
+  return rendering.FrameRenderer(env.unwrapped.model, distance=entry.camera_distance,
+                                 track_body=1 if entry.camera_tracks_robot else None,
+                                 elevation=elevation)
+
+
+def choose_skills(prior: SkillPrior, rng: np.random.Generator, num: int,
+                  every_discrete_skill: bool) -> np.ndarray:
+  """The skills a video round shows [K, dz].
+
+  A discrete prior shows its skills in order, each once before any repeats (K = num, or
+  K = the number of skills with every_discrete_skill): random draws would show some
+  skills twice and others never. Other priors: `num` draws from the prior.
+  """
+  if prior.is_discrete:
+    count = prior.dim if every_discrete_skill else num
+    return prior.enumerate()[np.arange(count) % prior.dim]
+  return prior.sample(rng, num)
+
+
+@dataclasses.dataclass
+class SkillRollout:
+  skill: np.ndarray          # [skill_dim]
+  observations: np.ndarray   # [T + 1, obs_dim]; T < max_env_steps when the robot fell
+  frames: list               # [T + 1] uint8 [H, W, 3], empty when not rendered
+
+  @property
+  def steps(self) -> int:
+    """T: the steps the episode lasted."""
+    return len(self.observations) - 1
+
+
+def pad_episodes(episodes: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+  """Episodes [T_i + 1, d] of different lengths (robots that fall end early) ->
+  (observations [K, max T_i + 1, d], each episode's last observation repeated after its
+  end, as a fallen robot stays where it ended; steps [K] int, the T_i)."""
+  steps = np.array([len(e) - 1 for e in episodes], np.int64)
+  longest = int(steps.max()) + 1
+  padded = [np.concatenate([e, np.repeat(e[-1:], longest - len(e), axis=0)]) for e in episodes]
+  return np.stack(padded), steps
+
+
+def steps_label(skill: np.ndarray, steps: int) -> str:
+  """A skill's legend entry: 'z=[ 0.5,-1. ] (37 steps)'."""
+  return f"z={np.array2string(skill, precision=2, separator=',')} ({steps} steps)"
+
+
+# predict(rollouts) -> each rollout's predicted path [T_i + 1, 2], or None
+PredictFn = Callable[[Sequence[SkillRollout]], Sequence[np.ndarray] | None]
+
+
+def rollout_skill(env: SkillWrapper, policy: PolicyCallable, skill: np.ndarray, *,
+                  renderer: rendering.FrameRenderer | None = None) -> SkillRollout:
+  """Runs `skill` from a fresh reset until the episode ends."""
+  env.set_preset_skill(skill)
+  obs, _ = env.reset()
+  observations, frames = [obs["observation"]], []
+  if renderer is not None:
+    frames.append(renderer.render(env.unwrapped.data))
+  done = False
+  while not done:
+    obs, _, terminated, truncated, _ = env.step(policy(obs["observation"], obs["skill"]))
+    observations.append(obs["observation"])
+    if renderer is not None:
+      frames.append(renderer.render(env.unwrapped.data))
+    done = terminated or truncated
+  env.set_preset_skill(None)
+  return SkillRollout(np.asarray(skill, np.float32), np.asarray(observations), frames)
+
+
+def path_to_plot(observations: np.ndarray, position_indices: tuple[int, ...]) -> np.ndarray:
+  """[T, obs_dim] -> [T, 2] to draw: the x-y position of planar robots; a 1-D position
+  against time / 100 (HalfCheetah); the first two observations when the env declares no
+  position."""
+  if len(position_indices) == 1:
+    return np.stack([observations[:, position_indices[0]],
+                     np.arange(len(observations)) / 100.0], axis=1)
+  if len(position_indices) >= 2:
+    return observations[:, list(position_indices[:2])]
+  return observations[:, :2]
+
+
+def plot_axes(position_indices: tuple[int, ...]) -> tuple[str, str]:
+  if len(position_indices) == 1:
+    return "x", "time (steps / 100)"
+  if len(position_indices) >= 2:
+    return "x", "y"
+  return "obs[0]", "obs[1]"
+
+
+def record_skills(env: SkillWrapper, env_name: str, policy: PolicyCallable,
+                  skills: Sequence[np.ndarray], out_dir: str, *, vid_name: str = "skill",
+                  render: bool = True, predict: PredictFn | None = None,
+                  fps: int = 20) -> list[SkillRollout]:
+  """One mp4 per skill (`<vid_name>_<i>.mp4`), `traj_plot.png` of the paths (labelled
+  with each episode's length) and `skills.json` (each skill, its final position and the
+  steps its episode lasted) in out_dir.
+
+  predict(rollouts) -> predicted paths [T_i + 1, 2] (or None) to draw dashed beside the
+  actual ones, e.g. `predicted_paths` bound to a trained model's skill dynamics.
+  """
+  os.makedirs(out_dir, exist_ok=True)
+  renderer = renderer_for(env_name, env) if render else None
+  try:
+    rollouts = [rollout_skill(env, policy, z, renderer=renderer) for z in skills]
+  finally:
+    if renderer is not None:
+      renderer.close()
+  for i, r in enumerate(rollouts):
+    if r.frames:
+      video.write_mp4(os.path.join(out_dir, f"{vid_name}_{i}.mp4"), r.frames, fps=fps)
+  positions = lookup(env_name).spec.position_indices
+  paths = [path_to_plot(r.observations, positions) for r in rollouts]
+  labels = [steps_label(r.skill, r.steps) for r in rollouts]
+  plots.plot_trajectories(os.path.join(out_dir, "traj_plot.png"), paths, labels=labels,
+                          predicted=predict(rollouts) if predict is not None else None,
+                          title=f"{env_name}: skill trajectories", axes=plot_axes(positions))
+  meta = [{"skill": r.skill.tolist(), "final_position": paths[i][-1].tolist(),
+           "steps": r.steps, "video": f"{vid_name}_{i}.mp4" if r.frames else None}
+          for i, r in enumerate(rollouts)]
+  atomic_write_json(os.path.join(out_dir, "skills.json"), meta)
+  return rollouts
+
+
+def rollout_skills_batched(skill_envs: Sequence[SkillWrapper], policy_batch: Callable,
+                           skills: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+  """Runs skills[i] in skill_envs[i], all in lockstep with one batched policy call per step.
+
+  policy_batch(obs [N, obs_dim], skill [N, dz]) -> actions [N, action_dim].
+  Returns (observations [N, T + 1, obs_dim], steps [N]) as `pad_episodes` makes them: an
+  env that terminates early repeats its last observation.
+  """
+  obs = []
+  for env, z in zip(skill_envs, skills):
+    env.set_preset_skill(z)
+    obs.append(env.reset()[0]["observation"])
+  obs = np.stack(obs)
+  skill = np.asarray(skills, np.float32)
+  episodes, alive = [[o.copy()] for o in obs], np.ones(len(skill_envs), bool)
+  while alive.any():
+    # The policy acts for every env (one call, fixed shapes); ended envs ignore it.
+    actions = policy_batch(obs, skill)
+    for i, env in enumerate(skill_envs):
+      if alive[i]:
+        o, _, terminated, truncated, _ = env.step(actions[i])
+        obs[i] = o["observation"]
+        episodes[i].append(obs[i].copy())
+        alive[i] = not (terminated or truncated)
+  for env in skill_envs:
+    env.set_preset_skill(None)
+  return pad_episodes([np.stack(e) for e in episodes])
+
+
+def predicted_paths(objective, objective_state, reduced_indices: tuple[int, ...],
+                    position_positions: tuple[int, ...] | None,
+                    rollouts: Sequence[SkillRollout]) -> list[np.ndarray] | None:
+  """Open-loop skill-dynamics predictions of each rollout's path [T_i + 1, 2], from its
+  first observation under its skill, as long as the episode lasted; None without skill
+  dynamics or a 2-D position."""
+  if objective.dynamics is None or position_positions is None or len(position_positions) != 2:
+    return None
+  dyn, dyn_state = objective.dynamics, objective.dynamics_state(objective_state)
+  lengths = [r.steps for r in rollouts]
+  steps = max(lengths)
+
+  @jax.jit
+  def predict(s0, z):
+    def body(s, _):
+      s = dyn.predict_next(dyn_state, s, z)
+      return s, s
+    _, states = jax.lax.scan(body, s0, None, length=steps)
+    return jnp.concatenate([s0[:, None], states.swapaxes(0, 1)], 1)
+
+  s0 = np.stack([r.observations[0] for r in rollouts])[:, np.asarray(reduced_indices)]
+  skills = np.stack([r.skill for r in rollouts])
+  states = np.asarray(predict(jnp.asarray(s0), jnp.asarray(skills)))
+  return [p[:n + 1, list(position_positions)] for p, n in zip(states, lengths)]
+
+
+def coverage(env_name: str, prior: SkillPrior, policy_for: Callable[[SkillWrapper], PolicyFn],
+             rng: np.random.Generator, max_env_steps: int) -> dict:
+  """Distinct position cells visited by COVERAGE_SKILLS prior skills (cells of the
+  registry's coverage_cell, over the env's position coordinates), the spread of the
+  final positions, and how many steps the episodes lasted (robots that fall end early)."""
+  entry = envs.lookup(env_name)
+  positions = list(entry.spec.position_indices)
+  env_rngs = [np.random.default_rng(s) for s in np.random.SeedSequence(
+      int(rng.integers(2**63))).spawn(COVERAGE_SKILLS)]
+  batch_envs = [make_eval_env(env_name, prior, r, max_env_steps) for r in env_rngs]
+  policy = policy_for(batch_envs[0])
+  skills = prior.sample(rng, COVERAGE_SKILLS)
+  obs, steps = rollout_skills_batched(batch_envs, policy.batch, skills)
+  for env in batch_envs:
+    env.close()
+  pos = obs[..., positions]
+  cells = np.unique(np.floor(pos.reshape(-1, len(positions)) / entry.coverage_cell)
+                    .astype(np.int64), axis=0)
+  final = pos[:, -1]
+  return {"cells_visited": int(len(cells)), "cell_size": entry.coverage_cell,
+          "final_xy_spread": float(np.sqrt(np.mean(np.sum((final - final.mean(0))**2, -1)))),
+          "mean_final_distance": float(np.mean(np.linalg.norm(final - pos[:, 0], axis=-1))),
+          "mean_episode_length": float(steps.mean())}

@@ -1,0 +1,1 @@
+"""Model-predictive control over learned skills (see `planners`)."""

@@ -1,0 +1,192 @@
+"""Zero-shot goal reaching: MPC over skills with the learned skill dynamics, in the real
+environment, and the paper's metrics.
+
+Writes under <run>/eval/mpc_eval/: eval_data.txt (one line per goal, the original's
+columns), goal_plot.png, goal_plot_random.png and goal_<i>.mp4 (a fixed camera over the
+start and the goal; the goal drawn as a red disc of the 'reached' radius). Each goal's
+report says how many steps its episode lasted: a robot that falls ends it early.
+"""
+
+from __future__ import annotations
+
+import os
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from absl import logging
+
+import envs
+from lib import plots, rendering, video
+from lib.atomic import atomic_write
+from unsupervised_skill_learning.evaluation import skills as skill_eval
+from unsupervised_skill_learning.evaluation.model_io import EvaluationError, TrainedModel
+from unsupervised_skill_learning.planning import planners
+
+
+def require_skill_dynamics(model: TrainedModel) -> None:
+  """Goal reaching plans with the objective's skill dynamics: EvaluationError otherwise."""
+  if not model.parts.objective_spec.has_skill_dynamics:
+    raise EvaluationError(f"goal reaching needs skill dynamics; objective "
+                          f"{model.cfg.objective} has none")
+
+
+def make_planner(model: TrainedModel) -> planners.Planner:
+  """The planner of --prior_type (MPPI or CEM-like; exhaustive for one-hot skills) over
+  the model's skill dynamics, scoring the predicted positions against the goal."""
+  require_skill_dynamics(model)
+  cfg, prior = model.cfg.eval, model.parts.prior
+  positions = model.parts.reduced_position_indices
+  if positions is None:
+    raise EvaluationError(
+        f"goal reaching needs the position {model.parts.spec.position_indices} in the skill "
+        f"dynamics' observation; --reduced_observation={model.cfg.env.reduced_observation} "
+        f"keeps indices {model.parts.reduced_indices}")
+  dynamics = model.parts.learner.objective.dynamics
+  low, high = prior.bounds
+  pcfg = planners.PlannerConfig(
+      skill_dim=prior.dim, skill_low=low, skill_high=high,
+      planning_horizon=cfg.planning_horizon, primitive_horizon=cfg.primitive_horizon,
+      num_candidates=cfg.num_candidate_sequences, refine_steps=cfg.refine_steps,
+      mppi_gamma=cfg.mppi_gamma, smoothing_beta=cfg.smoothing_beta,
+      top_primitives=cfg.top_primitives, skill_only=dynamics.config.input_dim == 0,
+      position_indices=positions)
+  if prior.is_discrete:
+    strategy = planners.discrete(pcfg)
+  elif cfg.prior_type == "uniform":
+    strategy = planners.cem(pcfg)
+  else:
+    strategy = planners.mppi(pcfg)
+  return planners.make_planner(pcfg, dynamics.predict_next, strategy)
+
+
+def goal_metrics(positions: np.ndarray, goal: np.ndarray, tolerance: float) -> dict:
+  """positions [T + 1, P] (the start first) -> the paper's per-goal numbers, and T, the
+  steps the episode lasted (fewer than --max_env_steps when the robot fell)."""
+  dist = np.linalg.norm(positions[1:] - goal, axis=-1)
+  within = np.nonzero(dist < tolerance)[0]
+  return {"steps": len(dist),
+          "normalized_reward": float(-dist.sum() / (len(dist) * np.linalg.norm(goal))),
+          "first_step_within": int(within[0] + 1) if len(within) else -1,
+          "last_distances": [float(d) for d in dist[-3:]],
+          "final_distance": float(dist[-1]),
+          "initial_distance": float(np.linalg.norm(positions[0] - goal))}
+
+
+def reach_goal(model: TrainedModel, planner: planners.Planner, goal, seed: int, mode: str,
+               render: bool):
+  """One episode toward `goal`; mode 'planned' (MPC) or 'random' (a prior skill per
+  primitive). Both modes start from the same state (same seed).
+
+  Returns (positions [T + 1, P], frames, skills chosen per primitive).
+  """
+  cfg, prior = model.cfg, model.parts.prior
+  rng = np.random.default_rng(seed)
+  goal_env_name = envs.lookup(cfg.env.environment).goal_env
+  env = skill_eval.make_eval_env(goal_env_name, prior, rng, cfg.env.max_env_steps)
+  policy = skill_eval.PolicyFn(model.parts.learner.policy, model.state.agent.actor, env,
+                               clip=cfg.agent.action_clipping,
+                               deterministic=cfg.eval.deterministic_eval, seed=cfg.seed)
+  positions = list(model.parts.spec.position_indices)
+  obs, _ = env.reset(options={"goal": goal})
+  obs = obs["observation"]
+  reduced = np.asarray(model.parts.reduced_indices)
+  plan = planner.init_plan()
+  dyn_state = model.parts.learner.objective.dynamics_state(model.state.objective)
+  key = jax.random.key(seed)
+  path, frames, skills = [obs[positions].copy()], [], []
+  renderer = (goal_renderer(env.unwrapped.model, path[0], goal,
+                            envs.lookup(goal_env_name).goal_tolerance) if render else None)
+  if renderer is not None:
+    frames.append(renderer.render(env.unwrapped.data))
+  done = False
+  while not done:
+    if mode == "planned":
+      key, k = jax.random.split(key)
+      skill, plan, _ = planner.plan(dyn_state, jnp.asarray(obs[reduced]),
+                                    jnp.asarray(goal, jnp.float32), plan, k)
+      plan = planner.shift_plan(plan)
+      skill = np.asarray(skill)
+    else:
+      skill = prior.sample(rng)
+    skills.append(skill.tolist())
+    env.set_skill(skill)
+    for _ in range(cfg.eval.primitive_horizon):
+      step, _, terminated, truncated, _ = env.step(policy(obs, env.skill))
+      obs = step["observation"]
+      path.append(obs[positions].copy())
+      if renderer is not None:
+        frames.append(renderer.render(env.unwrapped.data))
+      done = terminated or truncated
+      if done:
+        break
+  if renderer is not None:
+    renderer.close()
+  env.close()
+  return np.asarray(path), frames, skills
+
+
+def goal_renderer(model, start: np.ndarray, goal: np.ndarray,
+                  tolerance: float) -> rendering.FrameRenderer:
+  """A goal video's camera for a MuJoCo model: fixed, looking down on both the start [2]
+  and the goal [2] (a camera tracking the robot would rarely show the goal), the goal
+  marked by a disc of the 'reached' radius `tolerance`."""
+  goal_xy = (float(goal[0]), float(goal[1]))
+  return rendering.FrameRenderer.framing(model, [(float(start[0]), float(start[1])), goal_xy],
+                                         markers=[goal_xy], marker_radius=tolerance)
+
+
+def evaluate_goals(model: TrainedModel, out_dir: str, seed: int) -> dict:
+  """Every goal (--goals, else the environment's list) with MPC and with random skills."""
+  cfg = model.cfg
+  entry = envs.lookup(cfg.env.environment)
+  if entry.goal_env is None:
+    raise EvaluationError(f"--environment={cfg.env.environment} has no goal-reaching twin; "
+                          "goal reaching is available for Ant-v1 and point_mass")
+  goals = np.asarray(cfg.eval.goals or entry.default_goals, np.float64)
+  planner = make_planner(model)
+  os.makedirs(out_dir, exist_ok=True)
+  results = {"planned": [], "random": []}
+  paths = {"planned": [], "random": []}
+  for i, goal in enumerate(goals):
+    for mode in ("planned", "random"):
+      render = mode == "planned" and cfg.eval.record_eval_videos
+      path, frames, skills = reach_goal(model, planner, goal, seed + i, mode, render)
+      if frames:
+        video.write_mp4(os.path.join(out_dir, f"goal_{i}.mp4"), frames)
+      metrics = goal_metrics(path, goal, entry.goal_tolerance)
+      results[mode].append({"goal": goal.tolist(), **metrics, "skills": skills})
+      paths[mode].append(path)
+    p, r = results["planned"][-1], results["random"][-1]
+    logging.info("goal %s: normalized reward %.3f (random skills %.3f), final distance %.2f "
+                 "(random %.2f), %d steps (random %d)", goal.tolist(), p["normalized_reward"],
+                 r["normalized_reward"], p["final_distance"], r["final_distance"], p["steps"],
+                 r["steps"])
+  write_eval_data(os.path.join(out_dir, "eval_data.txt"), results["planned"], entry.goal_tolerance)
+  for mode, name in (("planned", "goal_plot.png"), ("random", "goal_plot_random.png")):
+    title = "MPC over skills" if mode == "planned" else "random skills"
+    plots.plot_trajectories(os.path.join(out_dir, name), paths[mode],
+                            labels=[f"goal ({g[0]:.2f}, {g[1]:.2f}) ({r['steps']} steps)"
+                                    for g, r in zip(goals, results[mode])], goals=goals,
+                            title=f"{cfg.env.environment}: {title}")
+  summary = {mode: {"per_goal": res, **_means(res)} for mode, res in results.items()}
+  summary["goal_tolerance"] = entry.goal_tolerance
+  return summary
+
+
+def _means(results: list[dict]) -> dict:
+  return {"mean_normalized_reward": float(np.mean([r["normalized_reward"] for r in results])),
+          "mean_final_distance": float(np.mean([r["final_distance"] for r in results])),
+          "goals_reached": int(sum(r["first_step_within"] >= 0 for r in results)),
+          "goals_within_0.3_initial": int(sum(r["final_distance"] < 0.3 * r["initial_distance"]
+                                              for r in results))}
+
+
+def write_eval_data(path: str, results: list[dict], tolerance: float) -> None:
+  lines = [f"# goal_x goal_y normalized_reward first_step_within_{tolerance:g} "
+           "distance_t-2 distance_t-1 distance_t"]
+  for r in results:
+    d = r["last_distances"]
+    lines.append(" ".join(f"{v:.6g}" for v in (*r["goal"], r["normalized_reward"],
+                                                 r["first_step_within"], *d)))
+  atomic_write(path, "\n".join(lines) + "\n")

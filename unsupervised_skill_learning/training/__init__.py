@@ -1,0 +1,1 @@
+"""Training: the learner's pure epoch steps and the loop around them."""
