@@ -19,7 +19,7 @@ import time
 import numpy as np
 from absl import app, flags
 
-from unsupervised_skill_learning import export_curves
+from lib.tb_scalars import read_scalars
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 _KILLS = flags.DEFINE_integer("kills", 20, "How many SIGKILLs.")
@@ -35,6 +35,11 @@ def command(logdir: str) -> list[str]:
           *ARGS]
 
 
+def newest(models: str) -> str | None:
+  names = sorted(n for n in os.listdir(models) if n.startswith("ckpt-")) if os.path.isdir(models) else []
+  return names[-1] if names else None
+
+
 def main(argv):
   del argv
   out = os.path.abspath(_OUT.value)
@@ -43,12 +48,17 @@ def main(argv):
   subprocess.run(command(straight), cwd=ROOT, check=True, capture_output=True)
   rng = np.random.default_rng(_SEED.value)
   kills = resumed = 0
+  models = os.path.join(killed, "point_mass", "models")
   while kills < _KILLS.value:
+    before = newest(models)
     proc = subprocess.Popen(command(killed), cwd=ROOT, stdout=subprocess.DEVNULL,
                             stderr=subprocess.PIPE, text=True)
-    # Start-up (imports, compilation) takes a few seconds; then an epoch and its
-    # checkpoint take tens of milliseconds, so a uniform delay lands in all phases.
-    time.sleep(rng.uniform(4.0, 9.0))
+    # Once this process has written a checkpoint of its own, an epoch and its checkpoint
+    # take tens of milliseconds: a delay of up to 0.2 s lands in every phase of them,
+    # checkpoint writes included.
+    while newest(models) == before and proc.poll() is None:
+      time.sleep(0.01)
+    time.sleep(rng.uniform(0.0, 0.2))
     if proc.poll() is not None:
       break  # the run finished before this kill
     proc.send_signal(signal.SIGKILL)
@@ -56,8 +66,8 @@ def main(argv):
     kills += 1
     resumed += "resumed from" in err
   final = subprocess.run(command(killed), cwd=ROOT, capture_output=True, text=True)
-  a = export_curves.read_scalars(os.path.join(straight, "point_mass"))
-  b = export_curves.read_scalars(os.path.join(killed, "point_mass"))
+  a = read_scalars(os.path.join(straight, "point_mass"))
+  b = read_scalars(os.path.join(killed, "point_mass"))
   same = all(b.get(tag, {}).get(step) == value for tag, by_step in a.items()
              if not tag.startswith("perf/") for step, value in by_step.items())
   name = f"ckpt-{EPOCHS:06d}"

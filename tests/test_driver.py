@@ -10,7 +10,8 @@ import pytest
 from absl import flags
 
 from lib.video import read_mp4
-from unsupervised_skill_learning import dads_off, export_curves
+from lib.tb_scalars import read_scalars
+from unsupervised_skill_learning import dads_off
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TINY = os.path.join(ROOT, "configs", "tiny.txt")
@@ -30,7 +31,7 @@ def drive(logdir, *args, check=True):
 
 def scalars(run_dir):
   """{tag: {env_step: value}} from every event file of run_dir/train."""
-  return export_curves.read_scalars(run_dir)
+  return read_scalars(run_dir)
 
 
 def test_tiny_run_leaves_logs_checkpoints_videos_and_config(tmp_path):

@@ -14,7 +14,8 @@ import pytest
 from absl import flags
 
 from lib import checkpoint
-from unsupervised_skill_learning import dads_off, export_curves
+from lib.tb_scalars import read_scalars
+from unsupervised_skill_learning import dads_off
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TINY = os.path.join(ROOT, "configs", "tiny.txt")
@@ -160,7 +161,7 @@ def test_signal_finishes_the_epoch_saves_and_resumes(tmp_path, signum):
   assert checkpoint.latest_checkpoint(str(models(tmp_path))).endswith(f"ckpt-{epoch:06d}")
   # Every epoch up to the checkpoint is in TensorBoard; resuming writes no step twice.
   drive(tmp_path, f"--num_epochs={epoch + 2}")
-  values = export_curves.read_scalars(str(tmp_path / "point_mass"))
+  values = read_scalars(str(tmp_path / "point_mass"))
   assert sorted(values["epoch"].values()) == list(range(1, epoch + 3))
 
 
@@ -255,6 +256,11 @@ def test_damaged_exported_model_is_named(tmp_path):
   run = model / "Ant-v1"
   eval_cmd = [sys.executable, "-m", "unsupervised_skill_learning.dads_off", f"--logdir={model}",
               "--run_train=0", "--run_eval=1"]
+  out = subprocess.run([*eval_cmd, "--hidden_layer_size=64"], cwd=ROOT, capture_output=True,
+                       text=True, timeout=120, check=False)
+  assert out.returncode != 0  # a flag contradicting the trained run is never ignored
+  (line,) = error_lines(out.stderr)
+  assert "--hidden_layer_size=64 (trained with 512)" in line
   weights = run / "models" / "eval_model.msgpack"
   data = bytearray(weights.read_bytes())
   data[len(data) // 3] ^= 0x40
@@ -271,3 +277,19 @@ def test_damaged_exported_model_is_named(tmp_path):
   out = subprocess.run(eval_cmd, cwd=ROOT, capture_output=True, text=True, timeout=120, check=False)
   (line,) = error_lines(out.stderr)
   assert str(run / "config.json") in line and "skill_type" in line
+
+
+def test_resumed_logs_purge_what_a_killed_process_wrote_after_its_checkpoint(tmp_path):
+  """What a killed process logged after its checkpoint (steps 40, 50) is hidden once the
+  resumed process (purge step 40) writes its own: each step keeps one value."""
+  from lib.logger import Logger  # pylint: disable=import-outside-toplevel
+  train = tmp_path / "train"
+  killed = Logger(str(train))
+  for step in (10, 20, 30, 40, 50):
+    killed.scalars({"x": step}, step)
+  killed.close()
+  time.sleep(1.1)  # event file names carry the second they were made
+  resumed = Logger(str(train), purge_step=40)
+  resumed.scalars({"x": -40}, 40)
+  resumed.close()
+  assert read_scalars(str(tmp_path))["x"] == {10: 10.0, 20: 20.0, 30: 30.0, 40: -40.0}

@@ -197,7 +197,11 @@ def main(argv):
     if cfg.train.run_train:
       trainer.run(cfg)
     if cfg.eval.run_eval:
-      evaluation.run(cfg)
+      # After training in this invocation the flags are the run's own; alone, the ones
+      # given must not contradict the trained run.
+      given = frozenset() if cfg.train.run_train else frozenset(
+          name for name in _RUN_FLAGS if FLAGS[name].present)
+      evaluation.run(cfg, given)
   except trainer.Stopped as stop:
     print(f"dads_off: {stop}", file=sys.stderr)
     sys.exit(128 + stop.signum)

@@ -7,33 +7,17 @@
 from __future__ import annotations
 
 import csv
-import glob
 import os
 
 import numpy as np
 from absl import app, flags
-from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 from lib import plots
+from lib.tb_scalars import read_scalars
 
 _RUN = flags.DEFINE_string("run_dir", None, "<logdir>/<environment> of a run.")
 _OUT = flags.DEFINE_string("out", None, "Output path prefix.")
 PLOTTED = ("intrinsic_reward", "dads/logp", "dynamics_loss", "entropy", "alpha", "critic_loss")
-
-
-def read_scalars(run_dir: str) -> dict[str, dict[int, float]]:
-  """{tag: {env_step: value}} merged over the run's event files (a resumed run has several)."""
-  values: dict[str, dict[int, float]] = {}
-  files = sorted(glob.glob(os.path.join(run_dir, "train", "events.out.tfevents.*")))
-  if not files:
-    raise FileNotFoundError(f"{run_dir}/train: no TensorBoard event files")
-  for path in files:
-    acc = EventAccumulator(path, size_guidance={"scalars": 0})
-    acc.Reload()
-    for tag in acc.Tags()["scalars"]:
-      for event in acc.Scalars(tag):
-        values.setdefault(tag, {})[event.step] = event.value
-  return values
 
 
 def export(run_dir: str, out: str) -> tuple[str, str]:

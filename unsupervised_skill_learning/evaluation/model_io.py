@@ -34,9 +34,11 @@ class EvaluationError(RuntimeError):
   """This logdir cannot be evaluated; the message says why and what to do."""
 
 
-def resolve_run_config(cfg: RunConfig) -> RunConfig:
+def resolve_run_config(cfg: RunConfig, explicit: frozenset[str] = frozenset()) -> RunConfig:
   """The trained run's saved configuration, with this invocation's evaluation, video and
-  seed settings."""
+  seed settings. `explicit` names the settings the user gave: one that contradicts the
+  trained run (say --environment or --hidden_layer_size) is an EvaluationError, never
+  silently ignored."""
   path = os.path.join(cfg.run_dir, "config.json")
   if not os.path.exists(path):
     found = sorted(glob.glob(os.path.join(cfg.logdir, "*", "config.json")))
@@ -53,6 +55,13 @@ def resolve_run_config(cfg: RunConfig) -> RunConfig:
     trained = RunConfig.from_dict(saved)
   except (OSError, ValueError, TypeError) as err:
     raise EvaluationError(f"{path}: not a readable run configuration ({err})") from None
+  contradicted = {k: v for k, v in cfg.differences(trained).items()
+                  if k in explicit and k != "seed"}
+  if contradicted:
+    listed = ", ".join(f"--{k}={new} (trained with {old})"
+                       for k, (old, new) in sorted(contradicted.items()))
+    raise EvaluationError(f"{path}: {listed}: evaluation uses the trained run's settings; drop "
+                          "these flags or point --logdir at a run trained with them")
   return dataclasses.replace(trained, eval=cfg.eval, videos=cfg.videos, seed=cfg.seed)
 
 
@@ -71,8 +80,9 @@ def initial_state(parts: components.Components, seed: int):
   return parts.learner.init(init_key)
 
 
-def load(cfg: RunConfig) -> TrainedModel:
-  cfg = resolve_run_config(cfg)
+def load(cfg: RunConfig, explicit: frozenset[str] = frozenset()) -> TrainedModel:
+  """The trained model of the run at cfg.logdir (see resolve_run_config for `explicit`)."""
+  cfg = resolve_run_config(cfg, explicit)
   try:
     probe = envs.get_environment(cfg.env.environment)
   except ValueError as err:

@@ -70,8 +70,10 @@ def evaluate_skills(model: TrainedModel, out_dir: str, rng: np.random.Generator)
           "episode_lengths": lengths}
 
 
-def run(cfg: RunConfig) -> dict:
-  model = load(cfg)
+def run(cfg: RunConfig, explicit: frozenset[str] = frozenset()) -> dict:
+  """Evaluates the run at cfg.logdir; `explicit`: the settings the user gave (those that
+  contradict the trained run are refused)."""
+  model = load(cfg, explicit)
   root = os.path.join(model.cfg.run_dir, "eval")
   seed = model.cfg.seed
   rng = np.random.default_rng(seeding.eval_stream(seed, seeding.EVAL_SKILLS))

@@ -232,9 +232,10 @@ class Trainer:
       logging.info("nothing to train: this run finished epoch %d (--num_epochs=%d); raise "
                    "--num_epochs to train on", self.counters.epoch, cfg.train.num_epochs)
       return
-    # A resumed run hides what a killed run logged after its checkpoint.
+    # A resumed run hides what a killed run logged after its checkpoint (whose own epoch
+    # was logged at exactly its env_steps, and stays).
     logger = Logger(os.path.join(self.dir, TRAIN),
-                    purge_step=self.counters.env_steps if resumed else None)
+                    purge_step=self.counters.env_steps + 1 if resumed else None)
     if self.counters.epoch == 0:
       logger.text("config", "```\n" + cfg.to_json() + "\n```")
     if self.counters.env_steps == 0 and cfg.train.initial_collect_steps > 0:
