@@ -20,6 +20,7 @@ from unsupervised_skill_learning.objectives import OBJECTIVES
 from unsupervised_skill_learning.validation import ConfigError, require, require_positive
 
 COLLECT_POLICIES = ("default", "ou_noise")
+BACKENDS = ("host", "mjx")
 PRIOR_TYPES = ("normal", "uniform")
 RELABEL_TYPES = ("none", "importance_sampling", "policy", "dynamics_posterior")
 FROZEN = dict(frozen=True, kw_only=True)
@@ -34,9 +35,17 @@ class EnvConfig:
   min_steps_before_resample: int = 2000
   resample_prob: float = 0.0
   num_envs: int = 1
+  backend: str = "host"
 
   def __post_init__(self):
     require_positive(self, "max_env_steps", "num_envs")
+    require(self.backend in BACKENDS, "backend", self.backend, f"allowed: {', '.join(BACKENDS)}")
+
+  @property
+  def physics(self) -> str:
+    """The simulator options the run's policy knows: 'mjx' (envs/physics.py's MJX solver
+    settings, which evaluation and videos apply to CPU MuJoCo too) or 'default'."""
+    return "mjx" if self.backend == "mjx" else "default"
     require(0 <= self.resample_prob <= 1, "resample_prob", self.resample_prob, "must be in [0, 1]")
     require(self.min_steps_before_resample >= 0, "min_steps_before_resample",
             self.min_steps_before_resample, "must be >= 0")
@@ -214,6 +223,8 @@ class RunConfig:
     require(isinstance(self.objective_config, spec.config), "objective", self.objective,
             f"its settings must be a {spec.config.__name__}")
     spec.check(self.objective_config, self.skills)
+    require(not (self.env.backend == "mjx" and self.agent.collect_policy == "ou_noise"),
+            "collect_policy", self.agent.collect_policy, "ou_noise needs --backend=host")
 
   @property
   def run_dir(self) -> str:

@@ -37,7 +37,9 @@ _F.DEFINE_integer("save_freq", 50, "Checkpoint every N epochs.")
 _F.DEFINE_integer("keep_checkpoints", 3, "Checkpoints kept (the newest).")
 _F.DEFINE_integer("record_freq", 100, "Record skill videos every N epochs.")
 _F.DEFINE_string("vid_name", "skill", "File name prefix of skill videos.")
-_F.DEFINE_integer("num_evals", 3, "Skills recorded per video round (all, for discrete skills).")
+_F.DEFINE_integer("num_evals", 3, "Skills recorded per video round (training: every skill of "
+                  "a discrete prior; evaluation: num_evals, discrete skills in order, each once "
+                  "before any repeats).")
 _F.DEFINE_bool("debug", False, "Verbose logging.")
 # --- training --------------------------------------------------------------------------
 _F.DEFINE_integer("replay_buffer_capacity", 10000, "Replay buffer size (transitions).")
@@ -45,7 +47,9 @@ _F.DEFINE_bool("clear_buffer_every_iter", False, "On-policy: clear the buffer ev
 _F.DEFINE_integer("initial_collect_steps", 2000, "Steps collected before the first epoch.")
 _F.DEFINE_integer("collect_steps", 500, "Steps collected per epoch.")
 _F.DEFINE_integer("num_epochs", 100, "Epochs to train for (in total, across resumes).")
-_F.DEFINE_integer("num_envs", 1, "Environments stepped in lockstep by the collector.")
+_F.DEFINE_integer("num_envs", 1, "Environments stepped in parallel by the backend.")
+_F.DEFINE_string("backend", "host", "Where environments run: host (Gymnasium/MuJoCo on the "
+                 "CPU) | mjx (MJX on the accelerator: the whole epoch is one jitted call).")
 _F.DEFINE_integer("skill_dyn_train_steps", 8, "Skill-dynamics updates per epoch.")
 _F.DEFINE_integer("skill_dyn_batch_size", 256, "Skill-dynamics batch size.")
 _F.DEFINE_float("agent_gamma", 0.99, "Discount.")

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 
+import jax
 import numpy as np
 
 # Children of SeedSequence(seed).spawn(...) for training, in spawn order.
@@ -14,6 +15,9 @@ BUFFER, VIDEO, COLLECTOR, FIRST_ENV = 0, 1, 2, 3
 # training children (spawn keys FIRST_ENV + num_envs grow from 3), which no run with
 # fewer than 4 envs reaches; kept as they were so that evaluations reproduce.
 EVAL_SKILLS, COVERAGE = 7, 8
+# JAX key streams: jax.random.fold_in(jax.random.key(seed), stream). The run's own key
+# is jax.random.key(seed) itself (learner init, then one key per update phase).
+MJX_ENVS = 1
 
 
 @dataclasses.dataclass
@@ -35,6 +39,10 @@ def child(parent: np.random.SeedSequence, index: int) -> np.random.Generator:
   run's other streams."""
   return np.random.default_rng(np.random.SeedSequence(
       parent.entropy, spawn_key=(*parent.spawn_key, index)))
+
+
+def jax_stream(seed: int, stream: int) -> jax.Array:
+  return jax.random.fold_in(jax.random.key(seed), stream)
 
 
 def eval_stream(seed: int, stream: int) -> np.random.SeedSequence:

@@ -1,7 +1,6 @@
-"""Environment backends by name (see base.EnvBackend)."""
+"""Environment backends (see base.EnvBackend): `host` (host.py) and `mjx` (mjx.py); the
+run chooses with --backend (config.EnvConfig.backend)."""
 
 from unsupervised_skill_learning.backends.base import EnvBackend
 
-BACKENDS = ("host",)
-
-__all__ = ["BACKENDS", "EnvBackend"]
+__all__ = ["EnvBackend"]

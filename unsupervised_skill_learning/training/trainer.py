@@ -123,11 +123,21 @@ class Trainer:
     probe.close()
     self.parts = components.build(cfg, action_dim)
     self.learner = self.parts.learner
-    env_rngs = [np.random.default_rng(s) for s in streams.envs]
-    self.backend = HostBackend(make_skill_envs(cfg.env, self.parts.prior, env_rngs),
-                               self.learner.policy, streams.collector, cfg.agent)
-    self.buffer = ReplayBuffer(cfg.train.replay_buffer_capacity, self.parts.obs_dim,
-                               self.parts.prior.dim, action_dim)
+    if cfg.env.backend == "mjx":
+      # pylint: disable=import-outside-toplevel  (MJX loads only for runs that use it)
+      from envs.mjx_envs import make_mjx_env
+      from unsupervised_skill_learning.backends.mjx import MJXBackend
+      self.backend = MJXBackend(make_mjx_env(cfg.env.environment), self.parts.prior,
+                                self.learner.policy, cfg.env, cfg.agent, cfg.train,
+                                seeding.jax_stream(cfg.seed, seeding.MJX_ENVS))
+      self.backend.bind(self.learner)
+      self.buffer = None  # the backend's, on the device
+    else:
+      env_rngs = [np.random.default_rng(s) for s in streams.envs]
+      self.backend = HostBackend(make_skill_envs(cfg.env, self.parts.prior, env_rngs),
+                                 self.learner.policy, streams.collector, cfg.agent)
+      self.buffer = ReplayBuffer(cfg.train.replay_buffer_capacity, self.parts.obs_dim,
+                                 self.parts.prior.dim, action_dim)
     self.key, init_key = jax.random.split(self.key)
     self.state = self.learner.init(init_key)
     self.counters = Counters()
@@ -139,15 +149,17 @@ class Trainer:
             "buffer_rng": self.buffer_rng.bit_generator.state,
             "key": np.asarray(jax.random.key_data(self.key)).tolist(),
             "collector": backend_meta, "config": self.cfg.to_json()}
+    extra = None if self.buffer is None else (
+        lambda d: self.buffer.save(os.path.join(d, "buffer.npz")))
     return checkpoint.save(os.path.join(self.dir, MODELS), self.counters.epoch, self.state,
-                           meta, arrays, extra=lambda d: self.buffer.save(os.path.join(d, "buffer.npz")),
-                           keep=self.cfg.train.keep_checkpoints)
+                           meta, arrays, extra=extra, keep=self.cfg.train.keep_checkpoints)
 
   def restore(self, path: str) -> None:
     meta, arrays = checkpoint.restore_meta(path)
     self.state = jax.tree.map(jax.numpy.asarray, checkpoint.restore_state(path, self.state))
     try:
-      self.buffer.load(os.path.join(path, "buffer.npz"))
+      if self.buffer is not None:
+        self.buffer.load(os.path.join(path, "buffer.npz"))
       self.backend.restore(meta["collector"], arrays)
     except (OSError, KeyError, ValueError) as err:
       raise checkpoint.CheckpointError(f"{path}: cannot resume from this checkpoint ({err})") from err
@@ -160,13 +172,35 @@ class Trainer:
     self.key, key = jax.random.split(self.key)
     return key
 
-  def collect(self, steps: int) -> Transition:
+  def collect(self, steps: int) -> Transition | None:
+    """Collects into the replay buffer: the host's (returns the transitions) or the
+    device backend's (returns None)."""
+    if self.buffer is None:
+      self.counters.env_steps += self.backend.prefill(self.state.agent.actor, steps,
+                                                      self._next_key())
+      return None
     data = self.backend.collect(self.state.agent.actor, steps)
     self.buffer.add_batch(data)
     self.counters.env_steps += len(data)
     return data
 
+  def fused_epoch(self) -> dict[str, float]:
+    """One epoch on the device backend: a single jitted call."""
+    cfg = self.cfg
+    t0 = time.perf_counter()
+    self.state, metrics = self.backend.train_epoch(self.state, self._next_key())
+    seconds = time.perf_counter() - t0
+    self.counters.epoch += 1
+    self.counters.env_steps += self.backend.steps_per_epoch
+    updates = cfg.train.skill_dyn_train_steps + cfg.agent.agent_train_steps
+    metrics.update({"perf/env_steps_per_sec": self.backend.steps_per_epoch / max(seconds, 1e-9),
+                    "perf/updates_per_sec": updates / max(seconds, 1e-9),
+                    "perf/epoch_seconds": seconds})
+    return metrics
+
   def epoch(self) -> dict[str, float]:
+    if self.buffer is None:
+      return self.fused_epoch()
     cfg = self.cfg
     train = cfg.train
     t0 = time.perf_counter()
@@ -205,7 +239,7 @@ class Trainer:
     # A stream of its own per epoch, nested under the video seed (never equal to the
     # run's other streams), so recording changes nothing else and resumes identically.
     rng = seeding.child(self.video_seed, self.counters.epoch)
-    env = make_skill_envs(cfg.env, self.parts.prior, [rng])[0]
+    env = make_skill_envs(cfg.env, self.parts.prior, [rng])[0]  # the run's physics
     skills = skill_eval.choose_skills(self.parts.prior, rng, cfg.videos.num_evals,
                                       every_discrete_skill=True)
     policy = skill_eval.PolicyFn(self.learner.policy, self.state.agent.actor, env,
