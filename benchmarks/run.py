@@ -11,6 +11,14 @@ excluded). Items:
   d  one off-policy Ant x-y epoch at the paper's settings (configs/ant_xy_offpolicy.txt)
   e  MPC replanning latency at the paper's settings (50 candidates, 10 refinements, 10 steps)
   f  peak resident memory of a short Ant x-y training run
+  g  MJX physics only: Ant-v1 env steps/s at several env counts (--mjx_envs), one jitted
+     scan of steps with random actions, the physics options of envs/physics.py
+  h  env steps/s with learning, host vs mjx: the paper's update ratio (500 env steps,
+     8 + 64 updates per epoch) and a high-throughput setting (--mjx_envs[-1] envs,
+     collect 8 steps per env, 8 + 32 updates of batch 4096 per epoch)
+
+g and h are meant for an accelerator (python -m benchmarks.run --only=gh on a GPU
+machine with the cuda extra); on a CPU they run with small env counts and say so.
 """
 
 from __future__ import annotations
@@ -39,6 +47,8 @@ from unsupervised_skill_learning.training.trainer import Trainer
 _ONLY = flags.DEFINE_string("only", "abcdef", "Items to run (letters).")
 _REPEATS = flags.DEFINE_integer("repeats", 5, "Timed repeats per item (median reported).")
 _JSON = flags.DEFINE_string("json", "", "Also write the figures to this JSON file.")
+_MJX_ENVS = flags.DEFINE_list("mjx_envs", None, "Env counts for items g and h (default: "
+                              "4,16 on a CPU; 1024,4096,16384 on an accelerator).")
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -203,8 +213,66 @@ def bench_memory(repeats: int) -> dict:
   return {"peak_rss_mb_training": int(out.stdout.strip().splitlines()[-1]) / 1024}
 
 
+def _mjx_env_counts() -> list[int]:
+  if _MJX_ENVS.value:
+    return [int(n) for n in _MJX_ENVS.value]
+  return [4, 16] if jax.default_backend() == "cpu" else [1024, 4096, 16384]
+
+
+def bench_mjx_physics(repeats: int) -> dict:
+  from envs.mjx_envs import make_mjx_env  # pylint: disable=import-outside-toplevel
+  env = make_mjx_env("Ant-v1")
+  steps = 100
+  out = {}
+  for n in _mjx_env_counts():
+    @jax.jit
+    def rollout(key, n=n):
+      states = jax.vmap(env.reset)(jax.random.split(key, n))
+
+      def body(s, k):
+        action = jax.random.uniform(k, (n, env.action_dim), minval=env.action_low,
+                                    maxval=env.action_high)
+        s, obs, _, _ = jax.vmap(env.step)(s, action)
+        return s, obs[:, 0]
+      return jax.lax.scan(body, states, jax.random.split(key, steps))[1]
+
+    t = median_time(lambda: jax.block_until_ready(rollout(jax.random.key(0))), repeats)
+    out[f"mjx_physics_env_steps_per_sec_{n}envs"] = n * steps / t
+  return out
+
+
+def bench_learning_host_vs_mjx(repeats: int) -> dict:
+  out = {}
+  n = _mjx_env_counts()[-1]
+  settings = {
+      "paper_ratio": dict(collect_steps=500, skill_dyn_train_steps=8, agent_train_steps=64),
+      "high_throughput": dict(collect_steps=8 * n, skill_dyn_train_steps=8,
+                              agent_train_steps=32, agent_batch_size=4096,
+                              skill_dyn_batch_size=4096, replay_buffer_capacity=max(10000, 32 * n)),
+  }
+  for name, overrides in settings.items():
+    for backend, num_envs in (("host", 4), ("mjx", n)):
+      if backend == "host" and name == "high_throughput":
+        continue  # thousands of CPU MuJoCo envs stepped one by one: not a fair setting
+      cfg = ant_paper_config("/tmp/bench", backend=backend, num_envs=num_envs,
+                             initial_collect_steps=2000, **overrides)
+      trainer = Trainer(cfg)
+      trainer.collect(cfg.train.initial_collect_steps)
+      trainer.epoch()  # compile
+      times = []
+      for _ in range(repeats):
+        t0 = time.perf_counter()
+        trainer.epoch()
+        times.append(time.perf_counter() - t0)
+      steps = (trainer.backend.steps_per_epoch if backend == "mjx"
+               else -(-cfg.train.collect_steps // num_envs) * num_envs)
+      out[f"{name}_{backend}_{num_envs}envs_env_steps_per_sec"] = steps / statistics.median(times)
+  return out
+
+
 ITEMS = {"a": bench_env_and_collector, "b": bench_sac, "c": bench_reward, "d": bench_epoch,
-         "e": bench_mpc, "f": bench_memory}
+         "e": bench_mpc, "f": bench_memory, "g": bench_mjx_physics,
+         "h": bench_learning_host_vs_mjx}
 
 
 def main(argv):

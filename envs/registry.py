@@ -8,7 +8,7 @@ from collections.abc import Callable
 import gymnasium
 import numpy as np
 
-from envs import locomotion, point_mass
+from envs import locomotion, physics as physics_options, point_mass
 from envs.skill_wrapper import SkillWrapper
 from envs.specs import ObservationSpec
 from lib.skill_prior import SkillPrior
@@ -26,7 +26,7 @@ _CHEETAH_SPEC = ObservationSpec(18, num_hidden=1, position_indices=(0,), reduced
 
 @dataclasses.dataclass(frozen=True)
 class EnvEntry:
-  make: Callable[..., gymnasium.Env]
+  factory: Callable[[], gymnasium.Env]  # builds the environment with the XML's own options
   spec: ObservationSpec
   goal_env: str | None = None  # The goal-reaching twin used by evaluation.
   default_goals: tuple[tuple[float, float], ...] = ()
@@ -35,6 +35,22 @@ class EnvEntry:
   camera_elevation: float | None = None  # degrees; None: -45 tracking a robot, -70 over an arena
   goal_tolerance: float = 1.5  # 'reached' radius of the goal-reaching report
   coverage_cell: float = 1.0   # side of the x-y cells counted by the coverage metric
+  name: str | None = None  # the registry name; None for a Gymnasium pass-through
+
+  def make(self, physics: str = "default") -> gymnasium.Env:
+    """A fresh environment. physics="default": the model's own (XML) options;
+    "mjx": `envs.physics.MJX_OPTIONS` applied to its model (as the MJX backend runs it),
+    so CPU evaluation of an MJX-trained run simulates the same physics."""
+    if physics not in physics_options.PHYSICS_CHOICES:
+      raise ValueError(f"physics={physics!r}: allowed: "
+                       f"{', '.join(physics_options.PHYSICS_CHOICES)}")
+    options = None
+    if physics == "mjx":
+      options = physics_options.mjx_options(str(self.name))
+    env = self.factory()
+    if options is not None:
+      physics_options.apply(env.unwrapped.model, options)
+    return env
 
 
 # The paper's goals for Ant; point_mass's are scaled into its [-2, 2]^2 arena (and its
@@ -43,7 +59,7 @@ ANT_GOALS = ((10.0, 10.0), (-10.0, 10.0), (-10.0, -10.0), (10.0, -10.0), (0.0, -
              (5.0, 10.0))
 POINT_MASS_GOALS = tuple((x / 6.0, y / 6.0) for x, y in ANT_GOALS)
 
-REGISTRY: dict[str, EnvEntry] = {
+_ENTRIES: dict[str, EnvEntry] = {
     "Ant-v1": EnvEntry(locomotion.AntEnv, _ANT_SPEC, "Ant-v1_goal", ANT_GOALS, 8.0),
     "Ant-v1_goal": EnvEntry(lambda: locomotion.AntGoalEnv(goal=ANT_GOALS[0]), _ANT_SPEC,
                             "Ant-v1_goal", ANT_GOALS, 8.0),
@@ -57,6 +73,8 @@ REGISTRY: dict[str, EnvEntry] = {
                                 camera_tracks_robot=False, goal_tolerance=0.25,
                                 coverage_cell=0.25),
 }
+REGISTRY: dict[str, EnvEntry] = {name: dataclasses.replace(entry, name=name)
+                                  for name, entry in _ENTRIES.items()}
 # Robots of the original code that this project does not ship.
 NOT_SHIPPED = ("DKitty", "DClaw", "HandBlock")
 
@@ -91,19 +109,24 @@ def lookup(name: str) -> EnvEntry:
   # are planar: seen from above they hide their gait); the distance frames the robot.
   return EnvEntry(lambda: gymnasium.make(name, disable_env_checker=True,
                                          max_episode_steps=None).unwrapped,
-                  ObservationSpec(obs_dim), camera_elevation=-20.0)
+                  ObservationSpec(obs_dim), camera_elevation=-20.0, name=name)
 
 
-def get_environment(name: str) -> gymnasium.Env:
-  """A fresh, unwrapped environment (no time limit: SkillWrapper owns that)."""
-  return lookup(name).make()
+def get_environment(name: str, physics: str = "default") -> gymnasium.Env:
+  """A fresh, unwrapped environment (no time limit: SkillWrapper owns that).
+
+  physics: "default" (the model's own options) or "mjx" (the MJX backend's options,
+  `envs.physics.MJX_OPTIONS`; only for the environments the MJX backend supports and
+  their goal twins).
+  """
+  return lookup(name).make(physics)
 
 
 def make_skill_env(name: str, prior: SkillPrior, rng: np.random.Generator, *,
                    max_env_steps: int, min_steps_before_resample: int = 2000,
-                   resample_prob: float = 0.0) -> SkillWrapper:
-  """`get_environment(name)` wrapped with skills, seeded from `rng`."""
-  env = get_environment(name)
+                   resample_prob: float = 0.0, physics: str = "default") -> SkillWrapper:
+  """`get_environment(name, physics)` wrapped with skills, seeded from `rng`."""
+  env = get_environment(name, physics)
   env.reset(seed=int(rng.integers(2**31 - 1)))
   env.action_space.seed(int(rng.integers(2**31 - 1)))
   return SkillWrapper(env, prior, rng, max_env_steps=max_env_steps,

@@ -101,7 +101,9 @@ def build(cfg: RunConfig, action_dim: int) -> Components:
   agent = cfg.agent
   sac = SAC(SACConfig(obs_dim=spec.obs_dim, skill_dim=prior.dim, action_dim=action_dim,
                       policy_indices=spec.policy_indices(), hidden=hidden, lr=agent.agent_lr,
-                      gamma=agent.agent_gamma, reward_scale=1.0 / agent.agent_entropy))
+                      gamma=agent.agent_gamma, reward_scale=1.0 / agent.agent_entropy,
+                      target_entropy=-agent.target_entropy_scale * float(action_dim),
+                      init=agent.agent_init, alpha_loss_sample=agent.alpha_loss_sample))
   objective_spec = OBJECTIVES[cfg.objective]
   context = ObjectiveContext(
       prior=prior, reduced_indices=reduced, hidden=hidden,

@@ -20,6 +20,9 @@ from unsupervised_skill_learning.objectives import OBJECTIVES
 from unsupervised_skill_learning.validation import ConfigError, require, require_positive
 
 COLLECT_POLICIES = ("default", "ou_noise")
+AGENT_INITS = ("flax", "tf_agents")
+ALPHA_LOSS_SAMPLES = ("pre_update", "fresh")
+MPC_FRESH_PROPOSALS = (0, 1, 2)
 BACKENDS = ("host", "mjx")
 PRIOR_TYPES = ("normal", "uniform")
 RELABEL_TYPES = ("none", "importance_sampling", "policy", "dynamics_posterior")
@@ -40,15 +43,15 @@ class EnvConfig:
   def __post_init__(self):
     require_positive(self, "max_env_steps", "num_envs")
     require(self.backend in BACKENDS, "backend", self.backend, f"allowed: {', '.join(BACKENDS)}")
+    require(0 <= self.resample_prob <= 1, "resample_prob", self.resample_prob, "must be in [0, 1]")
+    require(self.min_steps_before_resample >= 0, "min_steps_before_resample",
+            self.min_steps_before_resample, "must be >= 0")
 
   @property
   def physics(self) -> str:
     """The simulator options the run's policy knows: 'mjx' (envs/physics.py's MJX solver
     settings, which evaluation and videos apply to CPU MuJoCo too) or 'default'."""
     return "mjx" if self.backend == "mjx" else "default"
-    require(0 <= self.resample_prob <= 1, "resample_prob", self.resample_prob, "must be in [0, 1]")
-    require(self.min_steps_before_resample >= 0, "min_steps_before_resample",
-            self.min_steps_before_resample, "must be >= 0")
 
 
 @dataclasses.dataclass(**FROZEN)
@@ -74,6 +77,9 @@ class AgentConfig:
   agent_batch_size: int = 256
   action_clipping: float = 1.0
   collect_policy: str = "default"
+  target_entropy_scale: float = 1.0   # target entropy = -scale * dim(A); original 0.5
+  agent_init: str = "flax"            # flax | tf_agents; original tf_agents
+  alpha_loss_sample: str = "pre_update"  # pre_update | fresh; original fresh
 
   def __post_init__(self):
     require_positive(self, "hidden_layer_size", "agent_train_steps", "agent_batch_size",
@@ -83,6 +89,13 @@ class AgentConfig:
             self.agent_entropy, "must be positive (the reward scale is 1 / agent_entropy)")
     require(self.collect_policy in COLLECT_POLICIES, "collect_policy", self.collect_policy,
             f"allowed: {', '.join(COLLECT_POLICIES)}")
+    require(math.isfinite(self.target_entropy_scale), "target_entropy_scale",
+            self.target_entropy_scale, "must be a finite number (target entropy = "
+            "-target_entropy_scale * action dimension)")
+    require(self.agent_init in AGENT_INITS, "agent_init", self.agent_init,
+            f"allowed: {', '.join(AGENT_INITS)}")
+    require(self.alpha_loss_sample in ALPHA_LOSS_SAMPLES, "alpha_loss_sample",
+            self.alpha_loss_sample, f"allowed: {', '.join(ALPHA_LOSS_SAMPLES)}")
 
 
 @dataclasses.dataclass(**FROZEN)
@@ -164,6 +177,7 @@ class EvalConfig:
   goals: tuple[tuple[float, float], ...] = ()
   deterministic_eval: bool = False  # sampled actions, as the original's evaluation
   record_eval_videos: bool = True
+  mpc_fresh_proposal: int = 0  # 0 carry the shifted plan; 1 fresh zeros; 2 fresh N(0, I) draw
 
   def __post_init__(self):
     require_positive(self, "planning_horizon", "primitive_horizon", "num_candidate_sequences",
@@ -182,6 +196,9 @@ class EvalConfig:
               "a goal at the start (0, 0) has no normalized reward; choose another")
     require(self.top_primitives <= self.num_candidate_sequences, "top_primitives",
             self.top_primitives, "must be <= --num_candidate_sequences")
+    require(self.mpc_fresh_proposal in MPC_FRESH_PROPOSALS, "mpc_fresh_proposal",
+            self.mpc_fresh_proposal, "allowed: 0 (carry the shifted plan), 1 (fresh mean "
+            "zeros), 2 (fresh mean drawn from N(0, I), as the original)")
 
 
 # Settings a resumed run may change freely: how long, how often to save or film, and

@@ -68,6 +68,16 @@ _F.DEFINE_float("resample_prob", 0.02, "Per-step probability of redrawing the sk
 _F.DEFINE_bool("train_skill_dynamics_on_policy", False, "Skill dynamics on this epoch's data only.")
 _F.DEFINE_string("collect_policy", "default", "default | ou_noise.")
 _F.DEFINE_float("action_clipping", 1.0, "Clip policy actions to [-c, c] (of [-1, 1]).")
+_F.DEFINE_float("target_entropy_scale", 1.0, "SAC's target entropy = -scale * action "
+                "dimension. original: 0.5 (tf-agents' default, -dim(A) / 2).")
+_F.DEFINE_string("agent_init", "flax", "Actor and critic initializers: flax (lecun_normal "
+                 "kernels, zero biases) | tf_agents (actor: glorot_uniform hidden kernels, mean "
+                 "and log-std heads VarianceScaling(0.1) truncated normal, zero biases; critics: "
+                 "VarianceScaling(1/3, fan_in, uniform) hidden kernels, last layer U(+-0.003), "
+                 "zero biases). original: tf_agents.")
+_F.DEFINE_string("alpha_loss_sample", "pre_update", "Actions the SAC temperature loss uses: "
+                 "pre_update (the actor loss's sample, before the actor's step) | fresh (a new "
+                 "sample from the updated actor). original: fresh.")
 # --- environment and skills ----------------------------------------------------------------
 _F.DEFINE_string("environment", "Ant-v1", "Environment name (see envs/registry.py).")
 _F.DEFINE_integer("max_env_steps", 200, "Episode length (a truncation).")
@@ -93,6 +103,10 @@ _F.DEFINE_bool("deterministic_eval", False, "0 (the original's default): evaluat
                "the policy's actions, as the original's evaluation policy did; 1: every skill "
                "of a discrete prior, acting with the policy's mean action.")
 _F.DEFINE_bool("record_eval_videos", True, "Write mp4s during evaluation.")
+_F.DEFINE_integer("mpc_fresh_proposal", 0, "Where each MPC replanning's proposal mean starts: "
+                  "0 the last plan, shifted | 1 fresh zeros (the N(0, I) proposal's mean) | 2 a "
+                  "fresh draw from N(0, I). With --planning_horizon > 1 only the slot appended "
+                  "after the shift is fresh, as the original. original: 2.")
 
 # Each objective's settings, from its settings dataclass (see objectives/base.py).
 _DEFINE_BY_TYPE = {"float": _F.DEFINE_float, "int": _F.DEFINE_integer, "bool": _F.DEFINE_bool,

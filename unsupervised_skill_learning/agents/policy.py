@@ -18,19 +18,39 @@ import numpy as np
 
 from lib.distributions import (POLICY_LOG_STD_RANGE, gaussian_log_prob, tanh_gaussian_log_prob,
                                tanh_log_det)
-from lib.networks import MLP
+from lib.networks import MLP, glorot_uniform, tf1_variance_scaling
+
+INITS = ("flax", "tf_agents")
+# tf-agents' NormalProjectionNetwork: init_means_output_factor=0.1 (the original DADS
+# passes it explicitly) for both the means and the state-dependent std heads.
+TF_AGENTS_HEAD_SCALE = 0.1
 
 
 class Policy:
   """Pure functions of the actor's parameters. obs [..., obs_dim], skill [..., dz]."""
 
   def __init__(self, *, hidden: tuple[int, ...], action_dim: int,
-               policy_indices: tuple[int, ...], skill_dim: int):
+               policy_indices: tuple[int, ...], skill_dim: int, init: str = "flax"):
+    """init: how the network's weights start (only `init` depends on it):
+      flax:      Flax's defaults, lecun_normal kernels and zero biases everywhere;
+      tf_agents: tf-agents 0.4's ActorDistributionNetwork as the original DADS built it:
+                 glorot_uniform hidden kernels; the mean and log-std heads (one output
+                 layer here, [mean, log_std], whose kernel columns are initialized alike)
+                 VarianceScaling(0.1) (fan_in, truncated normal); zero biases, so the
+                 std bias starts at 0 (std_bias_initializer_value=0.0).
+    """
+    if init not in INITS:
+      raise ValueError(f"init must be one of {', '.join(INITS)}; got {init!r}")
     self.hidden = tuple(hidden)
     self.action_dim = action_dim
     self.policy_indices = tuple(policy_indices)
     self.skill_dim = skill_dim
-    self.net = MLP(self.hidden, 2 * action_dim)
+    self.init_kind = init
+    if init == "tf_agents":
+      self.net = MLP(self.hidden, 2 * action_dim, hidden_init=glorot_uniform,
+                     out_init=tf1_variance_scaling(TF_AGENTS_HEAD_SCALE))
+    else:
+      self.net = MLP(self.hidden, 2 * action_dim)
     self.act = jax.jit(self._act, static_argnames="deterministic")
     self.log_prob = jax.jit(self._log_prob)
 

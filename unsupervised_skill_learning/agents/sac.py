@@ -4,6 +4,15 @@ Actions live in [-1, 1] (a tanh-squashed Gaussian); the driver rescales them to 
 environment's bounds. `reward_scale` multiplies the reward (DADS sets it to
 1 / agent_entropy). Terminations cut the bootstrap; time-limit truncations do not, since
 every stored transition keeps its true next observation.
+
+Options that differ from tf-agents 0.4's SAC (the original's), each a flag:
+  target_entropy:    -dim(A) here by default; tf-agents' default was -dim(A) / 2
+                     (--target_entropy_scale=0.5);
+  init:              Flax's initializers, or tf-agents' (--agent_init=tf_agents; see
+                     Policy and DoubleCritic);
+  alpha_loss_sample: the temperature's loss reuses the actor loss's sample, drawn from the
+                     actor before its update ("pre_update"), or draws a fresh one from the
+                     updated actor, as tf-agents' separate alpha_loss did ("fresh").
 """
 
 from __future__ import annotations
@@ -17,9 +26,16 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from lib.networks import MLP
-from unsupervised_skill_learning.agents.policy import Policy
+from lib.networks import MLP, fan_in_uniform, symmetric_uniform
+from unsupervised_skill_learning.agents.policy import INITS, Policy
 from lib.transition import Transition
+
+
+ALPHA_LOSS_SAMPLES = ("pre_update", "fresh")
+# tf-agents' ddpg CriticNetwork (which the original's SAC used): hidden kernels
+# VarianceScaling(1/3, fan_in, uniform), the last layer U(-0.003, 0.003), zero biases.
+TF_AGENTS_CRITIC_SCALE = 1.0 / 3.0
+TF_AGENTS_CRITIC_LAST = 0.003
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -37,6 +53,15 @@ class SACConfig:
   reward_scale: float = 10.0
   target_entropy: float | None = None  # None: -action_dim
   initial_alpha: float = 1.0
+  init: str = "flax"  # flax | tf_agents: the actor's and critics' initializers
+  alpha_loss_sample: str = "pre_update"  # pre_update | fresh
+
+  def __post_init__(self):
+    if self.init not in INITS:
+      raise ValueError(f"init must be one of {', '.join(INITS)}; got {self.init!r}")
+    if self.alpha_loss_sample not in ALPHA_LOSS_SAMPLES:
+      raise ValueError(f"alpha_loss_sample must be one of {', '.join(ALPHA_LOSS_SAMPLES)}; "
+                       f"got {self.alpha_loss_sample!r}")
 
 
 class SACState(flax.struct.PyTreeNode):
@@ -54,11 +79,16 @@ class DoubleCritic(nn.Module):
   """Twin Q networks: (obs [B, o], action [B, a]) -> [2, B]."""
 
   hidden: tuple[int, ...]
+  init_kind: str = "flax"  # tf_agents: tf-agents' ddpg CriticNetwork's initializers
 
   @nn.compact
   def __call__(self, obs, action):
     x = jnp.concatenate([obs, action], -1)
-    return jnp.stack([MLP(self.hidden, 1, name=f"q{i}")(x)[..., 0] for i in range(2)])
+    inits = {}
+    if self.init_kind == "tf_agents":
+      inits = {"hidden_init": fan_in_uniform(TF_AGENTS_CRITIC_SCALE),
+               "out_init": symmetric_uniform(TF_AGENTS_CRITIC_LAST)}
+    return jnp.stack([MLP(self.hidden, 1, name=f"q{i}", **inits)(x)[..., 0] for i in range(2)])
 
 
 class SAC:
@@ -73,8 +103,9 @@ class SAC:
     self.target_entropy = (-float(config.action_dim) if config.target_entropy is None
                            else config.target_entropy)
     self.policy = Policy(hidden=config.hidden, action_dim=config.action_dim,
-                         policy_indices=config.policy_indices, skill_dim=config.skill_dim)
-    self.critic_net = DoubleCritic(config.hidden)
+                         policy_indices=config.policy_indices, skill_dim=config.skill_dim,
+                         init=config.init)
+    self.critic_net = DoubleCritic(config.hidden, init_kind=config.init)
     self.optimizer = optax.adam(config.lr)
     self.init = jax.jit(self._init)
 
@@ -128,6 +159,9 @@ class SAC:
         state.actor, state, batch, k_actor)
     actor, actor_opt = _apply(self.optimizer, a_grad, state.actor_opt, state.actor)
     logp = a_metrics.pop("logp")
+    if self.config.alpha_loss_sample == "fresh":
+      # tf-agents: the alpha loss samples the actor anew, after the actor's update.
+      _, logp = self.policy.sample(actor, batch.obs, batch.skill, jax.random.fold_in(key, 2))
     alpha_loss, alpha_grad = jax.value_and_grad(self.alpha_loss)(state.log_alpha, logp)
     log_alpha, alpha_opt = _apply(self.optimizer, alpha_grad, state.alpha_opt, state.log_alpha)
 

@@ -45,10 +45,12 @@ class EpisodeStats:
 
 def make_skill_envs(env: EnvConfig, prior: SkillPrior,
                     rngs: Sequence[np.random.Generator]) -> list[envs.SkillWrapper]:
-  """One skill environment per generator, as training configures them."""
+  """One skill environment per generator, as training configures them (with the run's
+  physics: an MJX-trained run's videos use the MJX solver options on CPU MuJoCo)."""
   return [envs.make_skill_env(env.environment, prior, rng, max_env_steps=env.max_env_steps,
                               min_steps_before_resample=env.min_steps_before_resample,
-                              resample_prob=env.resample_prob) for rng in rngs]
+                              resample_prob=env.resample_prob, physics=env.physics)
+          for rng in rngs]
 
 
 class HostBackend:

@@ -4,7 +4,9 @@ Writes under <logdir>/<environment>/eval/:
   skills/    one mp4 per evaluated skill, traj_plot.png (actual paths solid, the skill
              dynamics' open-loop predictions dashed; each labelled with its steps),
              skills.json (each skill's final position and steps: robots that fall end
-             their episodes before --max_env_steps)
+             their episodes before --max_env_steps), skill_returns.png (the spread of
+             the environment's episode return per skill: SKILL_RETURN_EPISODES episodes
+             of every skill of a discrete prior, or of each evaluated skill)
   mpc_eval/  see planning/goal_reaching.py, and eval_summary.json (per goal and mean;
              planned vs random skills; skill coverage of the trained vs the untrained
              policy)
@@ -18,12 +20,20 @@ import numpy as np
 from absl import logging
 
 import envs
+from envs import physics
+from lib import plots
 from lib.atomic import atomic_write_json
 from unsupervised_skill_learning import seeding
 from unsupervised_skill_learning.config import RunConfig
+from unsupervised_skill_learning.evaluation import headings
 from unsupervised_skill_learning.evaluation import skills as skill_eval
 from unsupervised_skill_learning.evaluation.model_io import TrainedModel, load
 from unsupervised_skill_learning.planning import goal_reaching
+
+SKILL_RETURN_EPISODES = 5  # episodes per skill in skill_returns.png
+# The stream of the per-skill returns, nested under the skills' own (seeding.EVAL_SKILLS)
+# so that it changes none of the other evaluation draws.
+SKILL_RETURNS_STREAM = 0
 
 
 def policy_for(model: TrainedModel, state):
@@ -37,6 +47,50 @@ def policy_for(model: TrainedModel, state):
       deterministic=cfg.eval.deterministic_eval, seed=cfg.seed)
 
 
+def eval_envs(model: TrainedModel) -> skill_eval.EvalEnvs:
+  """The run's environment as evaluation makes it (the run's physics included)."""
+  cfg = model.cfg
+  return skill_eval.EvalEnvs(cfg.env.environment, model.parts.prior, cfg.env.max_env_steps,
+                             cfg.env.physics)
+
+
+def physics_note(model: TrainedModel) -> str:
+  if model.cfg.env.physics == "mjx":
+    return ("CPU MuJoCo with the MJX solver options this run was trained with "
+            f"({dict(physics.mjx_options(model.cfg.env.environment))})")
+  return "CPU MuJoCo with the model's own options"
+
+
+def evaluate_headings(model: TrainedModel, out_dir: str, seed: int) -> dict | None:
+  """Predicted headings (41 x 41 skill grid) and actual ones (7 x 7 grid rolled out), and
+  <out_dir>/headings.png; None without skill dynamics or a position."""
+  cfg = model.cfg
+  predicted = headings.model_headings(model.parts, model.state, cfg.env.environment,
+                                      cfg.env.max_env_steps, seed=seed)
+  if predicted is None:
+    return None
+  summary, predicted_angles = predicted
+  out = {"predicted": summary}
+  if predicted_angles is None:  # a 1-D position: the displacement range only
+    logging.info("predicted displacement over %d steps: %.2f to %.2f", summary["steps"],
+                 summary["min"], summary["max"])
+    return out
+  actual_angles = None
+  actual = headings.rollout_headings(
+      eval_envs(model), policy_for(model, model.state),
+      seeding.child(seeding.eval_stream(seed, seeding.COVERAGE), headings.ROLLOUT_STREAM))
+  if actual is not None:
+    out["actual"], actual_angles = actual
+  headings.plot_heading_histogram(os.path.join(out_dir, "headings.png"), predicted_angles,
+                                  actual_angles, title=f"{cfg.env.environment}: skill headings")
+  logging.info("skill headings (predicted, %d skills): %d of %d bins empty, largest gap "
+               "%.0f degrees (%.0f -> %.0f), %.0f%% slow skills", summary["num_skills"],
+               summary["empty_bins"], len(summary["histogram"]), summary["largest_gap_deg"],
+               summary["largest_gap_from_deg"], summary["largest_gap_to_deg"],
+               100 * summary["slow_fraction"])
+  return out
+
+
 def evaluate_skills(model: TrainedModel, out_dir: str, rng: np.random.Generator) -> dict:
   """Skill videos and the trajectory plot with the skill dynamics' predicted paths.
 
@@ -45,7 +99,7 @@ def evaluate_skills(model: TrainedModel, out_dir: str, rng: np.random.Generator)
   """
   cfg, prior = model.cfg, model.parts.prior
   name = cfg.env.environment
-  env = skill_eval.make_eval_env(name, prior, rng, cfg.env.max_env_steps)
+  env = eval_envs(model).make(rng)
   skills = skill_eval.choose_skills(prior, rng, max(cfg.videos.num_evals, 1),
                                     every_discrete_skill=cfg.eval.deterministic_eval)
   policy = policy_for(model, model.state)(env)
@@ -67,7 +121,28 @@ def evaluate_skills(model: TrainedModel, out_dir: str, rng: np.random.Generator)
   positions = list(model.parts.spec.position_indices)
   return {"skills": [z.tolist() for z in skills],
           "final_position": [r.observations[-1, positions].tolist() for r in rollouts],
-          "episode_lengths": lengths}
+          "episode_lengths": lengths,
+          "skill_returns": evaluate_skill_returns(model, skills, out_dir)}
+
+
+def evaluate_skill_returns(model: TrainedModel, skills: np.ndarray, out_dir: str) -> dict:
+  """skill_returns.png: the environment's episode returns of each skill (every skill of
+  a discrete prior, else the evaluated skills [K, dz]) over SKILL_RETURN_EPISODES
+  episodes, from a stream of its own; returns them (see skill_eval.skill_returns)."""
+  cfg, prior = model.cfg, model.parts.prior
+  if prior.is_discrete:
+    skills = prior.enumerate()
+  rng = seeding.child(seeding.eval_stream(cfg.seed, seeding.EVAL_SKILLS), SKILL_RETURNS_STREAM)
+  result = skill_eval.skill_returns(eval_envs(model), policy_for(model, model.state), skills, rng,
+                                    SKILL_RETURN_EPISODES)
+  plots.plot_skill_returns(
+      os.path.join(out_dir, "skill_returns.png"), result["episode_returns"],
+      [skill_eval.skill_label(z, prior) for z in skills],
+      title=f"{cfg.env.environment}: episode return per skill ({SKILL_RETURN_EPISODES} "
+            "episodes each)", ylabel="episode return (environment reward)")
+  logging.info("episode return per skill (mean of %d): %s", SKILL_RETURN_EPISODES,
+               np.round(result["mean_return"], 2).tolist())
+  return result
 
 
 def run(cfg: RunConfig, explicit: frozenset[str] = frozenset()) -> dict:
@@ -77,24 +152,26 @@ def run(cfg: RunConfig, explicit: frozenset[str] = frozenset()) -> dict:
   root = os.path.join(model.cfg.run_dir, "eval")
   seed = model.cfg.seed
   rng = np.random.default_rng(seeding.eval_stream(seed, seeding.EVAL_SKILLS))
-  logging.info("evaluating %s", model.checkpoint)
+  logging.info("evaluating %s on %s", model.checkpoint, physics_note(model))
   skills = evaluate_skills(model, os.path.join(root, "skills"), rng)
-  summary = {"checkpoint": model.checkpoint, "skills": skills}
+  summary = {"checkpoint": model.checkpoint, "physics": physics_note(model), "skills": skills}
   if model.parts.spec.position_indices:
     # Coverage draws from a stream of its own, so it does not depend on --num_evals; the
     # trained and untrained policies get the same skills and starts.
     for name, state in (("coverage_trained", model.state),
                         ("coverage_untrained", model.untrained_state)):
       skills[name] = skill_eval.coverage(
-          model.cfg.env.environment, model.parts.prior, policy_for(model, state),
-          np.random.default_rng(seeding.eval_stream(seed, seeding.COVERAGE)),
-          model.cfg.env.max_env_steps)
+          eval_envs(model), policy_for(model, state),
+          np.random.default_rng(seeding.eval_stream(seed, seeding.COVERAGE)))
     trained, untrained = skills["coverage_trained"], skills["coverage_untrained"]
     logging.info("coverage: %d cells trained vs %d untrained; final x-y spread %.2f vs %.2f; "
                  "mean episode length %.1f vs %.1f steps", trained["cells_visited"],
                  untrained["cells_visited"], trained["final_xy_spread"],
                  untrained["final_xy_spread"], trained["mean_episode_length"],
                  untrained["mean_episode_length"])
+  heading_report = evaluate_headings(model, os.path.join(root, "skills"), seed)
+  if heading_report is not None:
+    skills["headings"] = heading_report
   entry = envs.lookup(model.cfg.env.environment)
   mpc_dir = os.path.join(root, "mpc_eval")
   if entry.goal_env is None:

@@ -56,11 +56,39 @@ class PolicyFn:
     return self.batch(obs[None], skill[None])[0]
 
 
+@dataclasses.dataclass(frozen=True)
+class EvalEnvs:
+  """How evaluation makes environments: whose skill never changes by itself (evaluation
+  sets it), with the run's episode length and physics (an MJX-trained run is evaluated
+  on CPU MuJoCo with the MJX solver options)."""
+
+  name: str
+  prior: SkillPrior
+  max_env_steps: int
+  physics: str = "default"
+
+  def make(self, rng: np.random.Generator) -> SkillWrapper:
+    return envs.make_skill_env(self.name, self.prior, rng, max_env_steps=self.max_env_steps,
+                               min_steps_before_resample=10**9, resample_prob=0.0,
+                               physics=self.physics)
+
+  def run(self, policy_for: Callable[[SkillWrapper], "PolicyFn"], skills: np.ndarray,
+          env_seed: int) -> "BatchedEpisodes":
+    """skills [N, dz], one episode each in N fresh environments (seeded from env_seed),
+    all in lockstep with one batched policy call per step."""
+    rngs = [np.random.default_rng(s) for s in np.random.SeedSequence(env_seed).spawn(len(skills))]
+    batch_envs = [self.make(r) for r in rngs]
+    try:
+      return run_batched(batch_envs, policy_for(batch_envs[0]).batch, skills)
+    finally:
+      for env in batch_envs:
+        env.close()
+
+
 def make_eval_env(env_name: str, prior: SkillPrior, rng: np.random.Generator,
-                  max_env_steps: int) -> SkillWrapper:
-  """A skill environment whose skill never changes by itself (evaluation sets it)."""
-  return envs.make_skill_env(env_name, prior, rng, max_env_steps=max_env_steps,
-                             min_steps_before_resample=10**9, resample_prob=0.0)
+                  max_env_steps: int, physics: str = "default") -> SkillWrapper:
+  """EvalEnvs(...).make(rng): one evaluation environment."""
+  return EvalEnvs(env_name, prior, max_env_steps, physics).make(rng)
 
 
 def renderer_for(env_name: str, env) -> rendering.FrameRenderer:
@@ -93,6 +121,8 @@ class SkillRollout:
   skill: np.ndarray          # [skill_dim]
   observations: np.ndarray   # [T + 1, obs_dim]; T < max_env_steps when the robot fell
   frames: list               # [T + 1] uint8 [H, W, 3], empty when not rendered
+  episode_return: float = 0.0  # the sum of the environment's own rewards (not intrinsic)
+  video: str | None = None     # the episode's mp4, when run_skills filmed it
 
   @property
   def steps(self) -> int:
@@ -124,18 +154,48 @@ def rollout_skill(env: SkillWrapper, policy: PolicyCallable, skill: np.ndarray, 
   """Runs `skill` from a fresh reset until the episode ends."""
   env.set_preset_skill(skill)
   obs, _ = env.reset()
-  observations, frames = [obs["observation"]], []
+  observations, frames, episode_return = [obs["observation"]], [], 0.0
   if renderer is not None:
     frames.append(renderer.render(env.unwrapped.data))
   done = False
   while not done:
-    obs, _, terminated, truncated, _ = env.step(policy(obs["observation"], obs["skill"]))
+    obs, reward, terminated, truncated, _ = env.step(policy(obs["observation"], obs["skill"]))
     observations.append(obs["observation"])
+    episode_return += float(reward)
     if renderer is not None:
       frames.append(renderer.render(env.unwrapped.data))
     done = terminated or truncated
   env.set_preset_skill(None)
-  return SkillRollout(np.asarray(skill, np.float32), np.asarray(observations), frames)
+  return SkillRollout(np.asarray(skill, np.float32), np.asarray(observations), frames,
+                      episode_return)
+
+
+def run_skills(env: SkillWrapper, env_name: str, policy: PolicyCallable,
+               skills: Sequence[np.ndarray], *, video_dir: str | None = None,
+               video_names: Sequence[str] | None = None, fps: int = 20,
+               keep_frames: bool = True) -> list[SkillRollout]:
+  """Runs each of skills [K, dz] once from a fresh reset (rollout_skill), one after the
+  other. With video_dir, each episode is filmed with the environment's camera and
+  written to video_dir/video_names[i] (default skill_<i>.mp4) as soon as it ends
+  (rollout.video); keep_frames=False then drops its frames, so long runs of episodes do
+  not hold every frame in memory."""
+  renderer = renderer_for(env_name, env) if video_dir is not None else None
+  if video_names is None:
+    video_names = [f"skill_{i}.mp4" for i in range(len(skills))]
+  rollouts = []
+  try:
+    for i, z in enumerate(skills):
+      rollout = rollout_skill(env, policy, z, renderer=renderer)
+      if rollout.frames:
+        rollout.video = video.write_mp4(os.path.join(video_dir, video_names[i]),
+                                        rollout.frames, fps=fps)
+        if not keep_frames:
+          rollout.frames = []
+      rollouts.append(rollout)
+  finally:
+    if renderer is not None:
+      renderer.close()
+  return rollouts
 
 
 def path_to_plot(observations: np.ndarray, position_indices: tuple[int, ...]) -> np.ndarray:
@@ -163,22 +223,16 @@ def record_skills(env: SkillWrapper, env_name: str, policy: PolicyCallable,
                   render: bool = True, predict: PredictFn | None = None,
                   fps: int = 20) -> list[SkillRollout]:
   """One mp4 per skill (`<vid_name>_<i>.mp4`), `traj_plot.png` of the paths (labelled
-  with each episode's length) and `skills.json` (each skill, its final position and the
-  steps its episode lasted) in out_dir.
+  with each episode's length) and `skills.json` (each skill, its final position, the
+  steps its episode lasted and its return of the environment's reward) in out_dir.
 
   predict(rollouts) -> predicted paths [T_i + 1, 2] (or None) to draw dashed beside the
   actual ones, e.g. `predicted_paths` bound to a trained model's skill dynamics.
   """
   os.makedirs(out_dir, exist_ok=True)
-  renderer = renderer_for(env_name, env) if render else None
-  try:
-    rollouts = [rollout_skill(env, policy, z, renderer=renderer) for z in skills]
-  finally:
-    if renderer is not None:
-      renderer.close()
-  for i, r in enumerate(rollouts):
-    if r.frames:
-      video.write_mp4(os.path.join(out_dir, f"{vid_name}_{i}.mp4"), r.frames, fps=fps)
+  rollouts = run_skills(env, env_name, policy, skills, video_dir=out_dir if render else None,
+                        video_names=[f"{vid_name}_{i}.mp4" for i in range(len(skills))],
+                        fps=fps)
   positions = lookup(env_name).spec.position_indices
   paths = [path_to_plot(r.observations, positions) for r in rollouts]
   labels = [steps_label(r.skill, r.steps) for r in rollouts]
@@ -186,19 +240,27 @@ def record_skills(env: SkillWrapper, env_name: str, policy: PolicyCallable,
                           predicted=predict(rollouts) if predict is not None else None,
                           title=f"{env_name}: skill trajectories", axes=plot_axes(positions))
   meta = [{"skill": r.skill.tolist(), "final_position": paths[i][-1].tolist(),
-           "steps": r.steps, "video": f"{vid_name}_{i}.mp4" if r.frames else None}
+           "steps": r.steps, "return": r.episode_return,
+           "video": os.path.basename(r.video) if r.video else None}
           for i, r in enumerate(rollouts)]
   atomic_write_json(os.path.join(out_dir, "skills.json"), meta)
   return rollouts
 
 
-def rollout_skills_batched(skill_envs: Sequence[SkillWrapper], policy_batch: Callable,
-                           skills: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-  """Runs skills[i] in skill_envs[i], all in lockstep with one batched policy call per step.
+@dataclasses.dataclass
+class BatchedEpisodes:
+  observations: np.ndarray  # [N, T + 1, obs_dim], padded as pad_episodes pads them
+  steps: np.ndarray         # [N] int: the steps each episode lasted
+  returns: np.ndarray       # [N]: the sum of each episode's environment rewards
 
-  policy_batch(obs [N, obs_dim], skill [N, dz]) -> actions [N, action_dim].
-  Returns (observations [N, T + 1, obs_dim], steps [N]) as `pad_episodes` makes them: an
-  env that terminates early repeats its last observation.
+
+def run_batched(skill_envs: Sequence[SkillWrapper], policy_batch: Callable,
+                skills: np.ndarray) -> BatchedEpisodes:
+  """Runs skills[i] [N, dz] in skill_envs[i] for one episode each, all in lockstep with
+  one batched policy call per step.
+
+  policy_batch(obs [N, obs_dim], skill [N, dz]) -> actions [N, action_dim]. An env whose
+  episode ends early repeats its last observation (pad_episodes).
   """
   obs = []
   for env, z in zip(skill_envs, skills):
@@ -207,18 +269,44 @@ def rollout_skills_batched(skill_envs: Sequence[SkillWrapper], policy_batch: Cal
   obs = np.stack(obs)
   skill = np.asarray(skills, np.float32)
   episodes, alive = [[o.copy()] for o in obs], np.ones(len(skill_envs), bool)
+  returns = np.zeros(len(skill_envs))
   while alive.any():
     # The policy acts for every env (one call, fixed shapes); ended envs ignore it.
     actions = policy_batch(obs, skill)
     for i, env in enumerate(skill_envs):
       if alive[i]:
-        o, _, terminated, truncated, _ = env.step(actions[i])
+        o, reward, terminated, truncated, _ = env.step(actions[i])
         obs[i] = o["observation"]
+        returns[i] += float(reward)
         episodes[i].append(obs[i].copy())
         alive[i] = not (terminated or truncated)
   for env in skill_envs:
     env.set_preset_skill(None)
-  return pad_episodes([np.stack(e) for e in episodes])
+  observations, steps = pad_episodes([np.stack(e) for e in episodes])
+  return BatchedEpisodes(observations, steps, returns)
+
+
+def skill_returns(eval_envs: EvalEnvs, policy_for: Callable[[SkillWrapper], PolicyFn],
+                  skills: np.ndarray, rng: np.random.Generator, episodes: int) -> dict:
+  """Each of skills [K, dz] for `episodes` episodes (E), from different start states,
+  all K * E in lockstep. Returns the environment's episode returns and lengths per skill:
+  {"skills": [K][dz], "episode_returns": [K][E], "episode_lengths": [K][E],
+   "mean_return": [K], "std_return": [K]}."""
+  skills = np.asarray(skills, np.float32)
+  out = eval_envs.run(policy_for, np.repeat(skills, episodes, axis=0), int(rng.integers(2**63)))
+  returns = out.returns.reshape(len(skills), episodes)
+  return {"skills": skills.tolist(), "episode_returns": returns.tolist(),
+          "episode_lengths": out.steps.reshape(len(skills), episodes).tolist(),
+          "mean_return": returns.mean(1).tolist(), "std_return": returns.std(1).tolist()}
+
+
+def skill_label(skill: np.ndarray, prior: SkillPrior) -> str:
+  """A skill's short name: its index for a discrete prior ('3'), else its coordinates
+  ('0.3,-0.5')."""
+  skill = np.asarray(skill)
+  if prior.is_discrete:
+    return str(int(np.argmax(skill)))
+  return ",".join(f"{v:.2g}" for v in skill)
 
 
 def predicted_paths(objective, objective_state, reduced_indices: tuple[int, ...],
@@ -247,21 +335,16 @@ def predicted_paths(objective, objective_state, reduced_indices: tuple[int, ...]
   return [p[:n + 1, list(position_positions)] for p, n in zip(states, lengths)]
 
 
-def coverage(env_name: str, prior: SkillPrior, policy_for: Callable[[SkillWrapper], PolicyFn],
-             rng: np.random.Generator, max_env_steps: int) -> dict:
+def coverage(eval_envs: EvalEnvs, policy_for: Callable[[SkillWrapper], PolicyFn],
+             rng: np.random.Generator) -> dict:
   """Distinct position cells visited by COVERAGE_SKILLS prior skills (cells of the
   registry's coverage_cell, over the env's position coordinates), the spread of the
   final positions, and how many steps the episodes lasted (robots that fall end early)."""
-  entry = envs.lookup(env_name)
+  entry = envs.lookup(eval_envs.name)
   positions = list(entry.spec.position_indices)
-  env_rngs = [np.random.default_rng(s) for s in np.random.SeedSequence(
-      int(rng.integers(2**63))).spawn(COVERAGE_SKILLS)]
-  batch_envs = [make_eval_env(env_name, prior, r, max_env_steps) for r in env_rngs]
-  policy = policy_for(batch_envs[0])
-  skills = prior.sample(rng, COVERAGE_SKILLS)
-  obs, steps = rollout_skills_batched(batch_envs, policy.batch, skills)
-  for env in batch_envs:
-    env.close()
+  env_seed = int(rng.integers(2**63))  # drawn before the skills, as it always was
+  out = eval_envs.run(policy_for, eval_envs.prior.sample(rng, COVERAGE_SKILLS), env_seed)
+  obs, steps = out.observations, out.steps
   pos = obs[..., positions]
   cells = np.unique(np.floor(pos.reshape(-1, len(positions)) / entry.coverage_cell)
                     .astype(np.int64), axis=0)

@@ -5,6 +5,11 @@
 with z_1..z_L drawn from the skill prior (or, for discrete skills with L = 0, every other
 skill exactly). It is close to log(L + 1) when s' is predictable from z alone and close
 to 0 when z says nothing about s'.
+
+The alternatives (`alt_skills`): "shared" draws one set of L skills for the whole batch
+(this project's default: a skill-only model is then evaluated once per distinct skill);
+"per_transition" draws L independent skills for every transition, [B, L, dz], as the
+original's compute_dads_reward did (np.random.uniform(size=(L * B, dz))).
 """
 
 from __future__ import annotations
@@ -16,13 +21,15 @@ import jax.numpy as jnp
 
 from lib.distributions import mixture_log_prob
 from unsupervised_skill_learning.objectives.base import ObjectiveContext, ObjectiveSpec, setting
-from unsupervised_skill_learning.objectives.skill_dynamics import (SkillDynamics, SkillDynamicsConfig,
+from unsupervised_skill_learning.objectives.skill_dynamics import (NORMALIZATIONS, SkillDynamics,
+                                                                   SkillDynamicsConfig,
                                                                    SkillDynamicsState)
 from lib.transition import Transition
 from unsupervised_skill_learning.validation import require, require_positive
 
 LOGIT_CLIP = 50.0
 GRAPH_TYPES = ("default", "separate")
+ALT_SKILLS = ("shared", "per_transition")
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -36,12 +43,29 @@ class DADSConfig:
   fix_variance: bool = setting(True, "Unit-variance components (else learned, clipped).")
   normalize_data: bool = setting(True, "Normalize skill-dynamics inputs and targets.")
   graph_type: str = setting("default", "Skill dynamics input graph: default | separate.")
+  normalization: str = setting(
+      "running", "Skill-dynamics normalization (with --normalize_data=1): running (one running "
+      "mean/variance over all data, eps 1e-8, for the loss, rewards and predictions) | batch "
+      "(BatchNorm: the loss normalizes inputs and targets with the batch's own statistics; "
+      "a momentum-0.99 moving average, from mean 0 and variance 1, eps 1e-3, serves rewards "
+      "and predictions). original: batch.")
+  alt_skills: str = setting(
+      "shared", "Alternative skills of the DADS reward: shared (one set of --random_skills "
+      "prior draws for the whole batch) | per_transition (--random_skills independent draws "
+      "for every transition). original: per_transition.")
 
   def __post_init__(self):
     require_positive(self, "skill_dynamics_lr", "num_components")
     require(self.random_skills >= 0, "random_skills", self.random_skills, "must be >= 0")
     require(self.graph_type in GRAPH_TYPES, "graph_type", self.graph_type,
             f"allowed: {', '.join(GRAPH_TYPES)}")
+    require(self.normalization in NORMALIZATIONS, "normalization", self.normalization,
+            f"allowed: {', '.join(NORMALIZATIONS)}")
+    require(self.alt_skills in ALT_SKILLS, "alt_skills", self.alt_skills,
+            f"allowed: {', '.join(ALT_SKILLS)}")
+    require(self.alt_skills == "shared" or self.random_skills > 0, "alt_skills",
+            self.alt_skills, "per_transition needs --random_skills > 0 (0: the exact sum over "
+            "every discrete skill, the same for every transition)")
 
 
 def _check(config: DADSConfig, skills) -> None:
@@ -79,7 +103,7 @@ class DADS:
         input_positions=context.dynamics_input_positions, hidden=context.hidden,
         num_components=config.num_components, fix_variance=config.fix_variance,
         normalize_data=config.normalize_data, graph_type=config.graph_type,
-        lr=config.skill_dynamics_lr))
+        lr=config.skill_dynamics_lr, normalization=config.normalization))
 
   def dynamics_state(self, state: SkillDynamicsState) -> SkillDynamicsState:
     return state
@@ -106,22 +130,31 @@ class DADS:
     target = dyn.target(state, s, s_next)[:, None]                                # [B, 1, D]
     return mixture_log_prob(mixture, target)
 
-  def alternative_skills(self, key) -> jnp.ndarray:
-    """The skills the reward compares against, shared by the whole batch: [L, dz].
+  def alternative_skills(self, key, batch_size: int | None = None) -> jnp.ndarray:
+    """The skills the reward compares against: [L, dz] shared by the whole batch, or,
+    with alt_skills=per_transition and a batch_size B, [B, L, dz] drawn independently
+    for every transition.
 
     Sharing keeps each transition's estimate an L-sample Monte Carlo estimate from the
     prior (as the original's per-transition draws), and lets a skill-only model be
-    evaluated once per distinct skill instead of once per (transition, skill) pair.
+    evaluated once per distinct skill instead of once per (transition, skill) pair; the
+    estimates of one batch are then correlated (all use the same L skills).
     """
     if self.random_skills == 0:
       return jnp.asarray(self.prior.enumerate())
+    if self.config.alt_skills == "per_transition" and batch_size is not None:
+      return self.prior.sample_jax(key, (batch_size, self.random_skills))
     return self.prior.sample_jax(key, (self.random_skills,))
 
   def logps(self, state: SkillDynamicsState, batch: Transition, alt: jnp.ndarray):
-    """(log q(s'|s,z) [B], log q(s'|s,z_l) [B, L]) for alternatives alt [L, dz]."""
+    """(log q(s'|s,z) [B], log q(s'|s,z_l) [B, L]) for alternatives alt [L, dz] (shared)
+    or [B, L, dz] (per transition)."""
     s, s_next = self.reduce(batch.obs), self.reduce(batch.next_obs)
     batch_size = s.shape[0]
     dyn = self.dynamics
+    if alt.ndim == 3:  # per transition: the general path, one head pass per pair
+      logp = self.log_prob_many(state, s, batch.skill[:, None], s_next)[:, 0]
+      return logp, self.log_prob_many(state, s, alt, s_next)
     if dyn.config.input_dim == 0:
       # q depends on z only: B + L network passes, then a [B, L] density table.
       target = dyn.target(state, s, s_next)
@@ -143,7 +176,7 @@ class DADS:
     return dads_reward_from_logps(logp, logp_alt, exclude=own)
 
   def reward(self, state: SkillDynamicsState, batch: Transition, key):
-    alt = self.alternative_skills(key)
+    alt = self.alternative_skills(key, batch.skill.shape[0])
     logp, logp_alt = self.logps(state, batch, alt)
     reward = self.reward_from_logps(logp, logp_alt, batch.skill, alt)
     return reward, {"dads/logp": jnp.mean(logp), "dads/logp_altz": jnp.mean(logp_alt)}

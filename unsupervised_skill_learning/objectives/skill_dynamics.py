@@ -3,8 +3,18 @@
 The model works on the *reduced* observation (the coordinates the skill dynamics
 predicts, e.g. x-y for the paper's Ant prior). It conditions on the reduced observation
 less the env's hidden coordinates (`input_positions`), so with the x-y prior the input is
-empty and q depends on z alone. Inputs and deltas are normalized with running statistics
-(`normalize_data`), which are part of the state.
+empty and q depends on z alone. Inputs and deltas are normalized (`normalize_data`), with
+statistics that are part of the state, in one of two ways (`normalization`):
+
+  running: one running mean and variance over everything seen (eps 1e-8), used by the
+           loss, the reward and the predictions alike (this project's default);
+  batch:   the original's BatchNorm (tf.layers.batch_normalization on the inputs,
+           BatchNormalization(center=False, scale=False) on the deltas): the loss
+           normalizes with the training batch's own statistics, and each update moves a
+           momentum-0.99 average (mean from 0, variance from 1, eps 1e-3) that rewards,
+           likelihoods and predictions use. The original's input BatchNorm also had a
+           learned affine (gamma, beta) after normalizing; it is left out here, since the
+           first dense layer absorbs any affine map of its input.
 """
 
 from __future__ import annotations
@@ -18,9 +28,10 @@ import jax.numpy as jnp
 import optax
 
 from lib.distributions import MixtureParams, mixture_log_prob, mixture_mean
-from lib.running_stats import RunningStats
+from lib.running_stats import BATCH_NORM_EPS, BATCH_NORM_MOMENTUM, EPS, RunningStats
 
 STD_MIN, STD_MAX = 0.3, 10.0
+NORMALIZATIONS = ("running", "batch")
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -39,6 +50,16 @@ class SkillDynamicsConfig:
   normalize_data: bool = True
   graph_type: str = "default"  # default: one layer over (s, z); separate: own first layers
   lr: float = 3e-4
+  normalization: str = "running"  # running | batch (see the module's docstring)
+
+  def __post_init__(self):
+    if self.normalization not in NORMALIZATIONS:
+      raise ValueError(f"normalization must be one of {', '.join(NORMALIZATIONS)}; got "
+                       f"{self.normalization!r}")
+
+  @property
+  def norm_eps(self) -> float:
+    return BATCH_NORM_EPS if self.normalization == "batch" else EPS
 
   @property
   def input_dim(self) -> int:
@@ -129,11 +150,15 @@ class SkillDynamics:
   def inputs(self, state: SkillDynamicsState, s: jnp.ndarray) -> jnp.ndarray:
     """Normalized network input [..., input_dim] from reduced observations [..., D]."""
     x = s[..., jnp.asarray(self.config.input_positions, jnp.int32)]
-    return state.input_stats.normalize(x) if self.config.normalize_data else x
+    if not self.config.normalize_data:
+      return x
+    return state.input_stats.normalize(x, self.config.norm_eps)
 
   def target(self, state: SkillDynamicsState, s, s_next) -> jnp.ndarray:
     delta = s_next - s
-    return state.delta_stats.normalize(delta) if self.config.normalize_data else delta
+    if not self.config.normalize_data:
+      return delta
+    return state.delta_stats.normalize(delta, self.config.norm_eps)
 
   # --- model --------------------------------------------------------------------------
   def mixture(self, params, state: SkillDynamicsState, s, z) -> MixtureParams:
@@ -148,7 +173,7 @@ class SkillDynamics:
     """s + de-normalized predicted delta [..., D]."""
     delta = mixture_mean(self.mixture(state.params, state, s, z), mode)
     if self.config.normalize_data:
-      delta = state.delta_stats.denormalize(delta)
+      delta = state.delta_stats.denormalize(delta, self.config.norm_eps)
     return s + delta
 
   def loss(self, params, state: SkillDynamicsState, s, z, s_next, weights):
@@ -159,12 +184,23 @@ class SkillDynamics:
     """One weighted maximum-likelihood step on a batch [B, ...]; weights [B] (IS)."""
     if weights is None:
       weights = jnp.ones(s.shape[0], jnp.float32)
+    loss_state = state
     if self.config.normalize_data:
       x = s[..., jnp.asarray(self.config.input_positions, jnp.int32)]
-      state = state.replace(input_stats=state.input_stats.update(x),
-                            delta_stats=state.delta_stats.update(s_next - s))
+      if self.config.normalization == "batch":
+        # BatchNorm in training mode: the loss sees the batch's own statistics; the
+        # moving averages (what rewards and predictions use) take a momentum step.
+        loss_state = state.replace(input_stats=RunningStats.of_batch(x),
+                                   delta_stats=RunningStats.of_batch(s_next - s))
+        state = state.replace(
+            input_stats=state.input_stats.update_ema(x, BATCH_NORM_MOMENTUM),
+            delta_stats=state.delta_stats.update_ema(s_next - s, BATCH_NORM_MOMENTUM))
+      else:
+        state = state.replace(input_stats=state.input_stats.update(x),
+                              delta_stats=state.delta_stats.update(s_next - s))
+        loss_state = state
     (loss, logp), grads = jax.value_and_grad(self.loss, has_aux=True)(
-        state.params, state, s, z, s_next, weights)
+        state.params, loss_state, s, z, s_next, weights)
     updates, opt_state = self.optimizer.update(grads, state.opt_state, state.params)
     state = state.replace(params=optax.apply_updates(state.params, updates),
                           opt_state=opt_state, steps=state.steps + 1)

@@ -50,7 +50,7 @@ def make_planner(model: TrainedModel) -> planners.Planner:
       num_candidates=cfg.num_candidate_sequences, refine_steps=cfg.refine_steps,
       mppi_gamma=cfg.mppi_gamma, smoothing_beta=cfg.smoothing_beta,
       top_primitives=cfg.top_primitives, skill_only=dynamics.config.input_dim == 0,
-      position_indices=positions)
+      position_indices=positions, fresh_proposal=cfg.mpc_fresh_proposal)
   if prior.is_discrete:
     strategy = planners.discrete(pcfg)
   elif cfg.prior_type == "uniform":
@@ -83,7 +83,7 @@ def reach_goal(model: TrainedModel, planner: planners.Planner, goal, seed: int, 
   cfg, prior = model.cfg, model.parts.prior
   rng = np.random.default_rng(seed)
   goal_env_name = envs.lookup(cfg.env.environment).goal_env
-  env = skill_eval.make_eval_env(goal_env_name, prior, rng, cfg.env.max_env_steps)
+  env = skill_eval.EvalEnvs(goal_env_name, prior, cfg.env.max_env_steps, cfg.env.physics).make(rng)
   policy = skill_eval.PolicyFn(model.parts.learner.policy, model.state.agent.actor, env,
                                clip=cfg.agent.action_clipping,
                                deterministic=cfg.eval.deterministic_eval, seed=cfg.seed)
@@ -91,9 +91,12 @@ def reach_goal(model: TrainedModel, planner: planners.Planner, goal, seed: int, 
   obs, _ = env.reset(options={"goal": goal})
   obs = obs["observation"]
   reduced = np.asarray(model.parts.reduced_indices)
-  plan = planner.init_plan()
   dyn_state = model.parts.learner.objective.dynamics_state(model.state.objective)
   key = jax.random.key(seed)
+  # --mpc_fresh_proposal=2 draws proposal means: from keys of their own (fold_in), so the
+  # planner's own keys are those of the other settings.
+  draws = planner.config.fresh_proposal == 2
+  plan = planner.init_plan(jax.random.fold_in(key, 1) if draws else None)
   path, frames, skills = [obs[positions].copy()], [], []
   renderer = (goal_renderer(env.unwrapped.model, path[0], goal,
                             envs.lookup(goal_env_name).goal_tolerance) if render else None)
@@ -105,7 +108,7 @@ def reach_goal(model: TrainedModel, planner: planners.Planner, goal, seed: int, 
       key, k = jax.random.split(key)
       skill, plan, _ = planner.plan(dyn_state, jnp.asarray(obs[reduced]),
                                     jnp.asarray(goal, jnp.float32), plan, k)
-      plan = planner.shift_plan(plan)
+      plan = planner.shift_plan(plan, jax.random.fold_in(k, 1) if draws else None)
       skill = np.asarray(skill)
     else:
       skill = prior.sample(rng)

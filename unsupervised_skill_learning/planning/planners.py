@@ -23,6 +23,17 @@ step; the planner also owns the plan's initialization and its shift between repl
   plan = planner.init_plan()
   skill, plan, info = planner.plan(params, s0, goal, plan, key)   # execute `skill` P steps
   plan = planner.shift_plan(plan)
+
+Where a replanning's proposal starts (`fresh_proposal`, --mpc_fresh_proposal):
+  0: the last plan, shifted (the executed skill dropped, the last one repeated): each
+     replanning refines the previous one (this project's default);
+  1: the shifted plan with a fresh last slot at zeros, the N(0, I) proposal's mean;
+  2: the shifted plan with a fresh last slot drawn from N(0, I), and a first plan drawn
+     likewise, as the original (dads_off.py's _get_init_primitive_parameters draws the
+     proposal mean with np.random.multivariate_normal at every replanning; after a
+     replan it pops the executed slot and appends a fresh one). init_plan and shift_plan
+     then take a key.
+With planning_horizon 1 (the paper's), 1 and 2 ignore the previous plan entirely.
 """
 
 from __future__ import annotations
@@ -65,6 +76,7 @@ class PlannerConfig:
   top_primitives: int = 5       # CEM elites
   skill_only: bool = False      # predict ignores s: a primitive's change per step is constant
   position_indices: tuple[int, ...] = (0, 1)  # where the positions sit in a predicted state
+  fresh_proposal: int = 0       # 0 carry the shifted plan; 1 fresh zeros; 2 fresh N(0, I) draw
 
   def __post_init__(self):
     def require(ok, message):
@@ -82,6 +94,8 @@ class PlannerConfig:
     require(self.mppi_gamma >= 0, f"--mppi_gamma must be >= 0; got {self.mppi_gamma}")
     require(0 <= self.smoothing_beta < 1,
             f"--smoothing_beta must be in [0, 1); got {self.smoothing_beta}")
+    require(self.fresh_proposal in (0, 1, 2),
+            f"--mpc_fresh_proposal must be 0, 1 or 2; got {self.fresh_proposal}")
     require(self.top_primitives <= self.num_candidates,
             f"--top_primitives must be <= --num_candidate_sequences; got {self.top_primitives} "
             f"> {self.num_candidates}")
@@ -171,16 +185,35 @@ def discrete(config: PlannerConfig) -> Strategy:
 
 # --- plan bookkeeping ---------------------------------------------------------------------
 # pylint: disable-next=redefined-outer-name
-def init_plan(config: PlannerConfig, discrete: bool) -> jax.Array:
+def init_plan(config: PlannerConfig, discrete: bool, key: jax.Array | None = None) -> jax.Array:
   """The first plan [H, dz]: zeros (the centre of the skill box), or 1/dz for one-hot skills
-  (the uniform mixture: no skill favoured)."""
+  (the uniform mixture: no skill favoured); with fresh_proposal 2 (continuous skills), a
+  draw from N(0, I), which needs `key`."""
   shape = (config.planning_horizon, config.skill_dim)
+  if config.fresh_proposal == 2 and not discrete:
+    return _draw_mean(key, shape)
   return jnp.zeros(shape) + (1.0 / config.skill_dim if discrete else 0.0)
 
 
 def shift_plan(plan: jax.Array) -> jax.Array:
   """Receding horizon: plan [H, dz] -> [H, dz] without the executed skill, the last repeated."""
   return jnp.concatenate([plan[1:], plan[-1:]], 0)
+
+
+# pylint: disable-next=redefined-outer-name
+def shift_plan_fresh(config: PlannerConfig, discrete: bool, plan: jax.Array,
+                     key: jax.Array | None = None) -> jax.Array:
+  """Receding horizon with a fresh proposal: plan [H, dz] -> [H, dz] without the executed
+  skill, and a fresh last slot: init_plan's (zeros, 1/dz for one-hot skills, or with
+  fresh_proposal 2 a draw from N(0, I), which needs `key`)."""
+  return jnp.concatenate([plan[1:], init_plan(config, discrete, key)[-1:]], 0)
+
+
+def _draw_mean(key: jax.Array | None, shape: tuple[int, ...]) -> jax.Array:
+  if key is None:
+    raise ValueError("--mpc_fresh_proposal=2 draws the proposal mean: init_plan and "
+                     "shift_plan need a key")
+  return jax.random.normal(key, shape)
 
 
 def smooth(sequences: jax.Array, beta: float) -> jax.Array:
@@ -273,12 +306,13 @@ class Planner:
       (goal, key, params and plan are traced arguments). info: "planned_return" [] (the
       return predicted for new_plan), "predicted_states" [H * P, D] (new_plan's predicted
       states), "best_candidate_return" [] (the best return seen, new_plan's included).
-  init_plan() -> plan [H, dz]: the plan to start an episode with.
-  shift_plan(plan [H, dz]) -> [H, dz]: the plan for the next replan, after executing skill.
+  init_plan(key=None) -> plan [H, dz]: the plan to start an episode with.
+  shift_plan(plan [H, dz], key=None) -> [H, dz]: the plan for the next replan, after
+      executing skill. The keys are used (and required) only with fresh_proposal 2.
   """
   plan: Callable[..., tuple[jax.Array, jax.Array, dict]]
-  init_plan: Callable[[], jax.Array]
-  shift_plan: Callable[[jax.Array], jax.Array]
+  init_plan: Callable[..., jax.Array]
+  shift_plan: Callable[..., jax.Array]
   config: PlannerConfig
 
 
@@ -286,8 +320,12 @@ def make_planner(config: PlannerConfig, predict: Predict, strategy: Strategy,
                  reward: Reward = goal_reward) -> Planner:
   """A planner that searches with `strategy` through `predict` for the plan maximizing the
   summed reward(positions [..., len(position_indices)], goal [P]) -> [...]."""
+  if config.fresh_proposal:
+    shift = functools.partial(shift_plan_fresh, config, strategy.one_hot)
+  else:
+    shift = lambda plan, key=None: shift_plan(plan)  # noqa: E731
   return Planner(
       plan=jax.jit(functools.partial(_plan, config, predict, strategy, reward)),
       init_plan=functools.partial(init_plan, config, strategy.one_hot),
-      shift_plan=shift_plan,
+      shift_plan=shift,
       config=config)

@@ -37,6 +37,7 @@ import envs
 from lib import checkpoint
 from lib.atomic import atomic_write
 from lib.logger import Logger
+from lib.progress import ProgressWriter
 from lib.replay_buffer import ReplayBuffer
 from lib.run_lock import RunLock
 from lib.transition import Transition
@@ -47,6 +48,7 @@ from unsupervised_skill_learning.evaluation import skills as skill_eval
 from unsupervised_skill_learning.training.learner import INTRINSIC_REWARD
 
 MODELS, TRAIN, VIDEOS, EVAL = "models", "train", "videos", "eval"
+PROGRESS = "progress.csv"  # one row per epoch (lib/progress.py), beside TensorBoard
 
 
 class TrainingError(RuntimeError):
@@ -141,6 +143,9 @@ class Trainer:
     self.key, init_key = jax.random.split(self.key)
     self.state = self.learner.init(init_key)
     self.counters = Counters()
+    # (returns, lengths) of the episodes that finished in the last epoch (host backend;
+    # the device backend reports their means only).
+    self.last_episodes = (None, None)
 
   # --- checkpoints ------------------------------------------------------------------
   def save(self) -> str:
@@ -186,6 +191,7 @@ class Trainer:
 
   def fused_epoch(self) -> dict[str, float]:
     """One epoch on the device backend: a single jitted call."""
+    self.last_episodes = (None, None)
     cfg = self.cfg
     t0 = time.perf_counter()
     self.state, metrics = self.backend.train_epoch(self.state, self._next_key())
@@ -226,6 +232,7 @@ class Trainer:
       self.backend.reset()
     self.counters.epoch += 1
     updates = train.skill_dyn_train_steps + cfg.agent.agent_train_steps
+    self.last_episodes = (list(self.backend.stats.returns), list(self.backend.stats.lengths))
     metrics.update(self.backend.episode_stats())
     metrics.update({"perf/env_steps_per_sec": len(fresh) / max(t1 - t0, 1e-9),
                     "perf/updates_per_sec": updates / max(t2 - t1, 1e-9),
@@ -270,6 +277,7 @@ class Trainer:
     # was logged at exactly its env_steps, and stays).
     logger = Logger(os.path.join(self.dir, TRAIN),
                     purge_step=self.counters.env_steps + 1 if resumed else None)
+    progress = ProgressWriter(os.path.join(self.dir, PROGRESS), resume_epoch=self.counters.epoch)
     if self.counters.epoch == 0:
       logger.text("config", "```\n" + cfg.to_json() + "\n```")
     if self.counters.env_steps == 0 and cfg.train.initial_collect_steps > 0:
@@ -283,6 +291,9 @@ class Trainer:
           metrics = self.epoch()
           epoch = self.counters.epoch
           logger.scalars({**metrics, "epoch": epoch}, self.counters.env_steps)
+          returns, lengths = self.last_episodes
+          progress.write(epoch, self.counters.env_steps, metrics, episode_returns=returns,
+                         episode_lengths=lengths)
           self._check_finite(metrics, epoch)
           summary = (f"epoch {epoch} env steps {self.counters.env_steps} "
                      f"{INTRINSIC_REWARD} {metrics.get(INTRINSIC_REWARD, float('nan')):.3f} "
