@@ -20,8 +20,10 @@ demo: setup
 		--run_train=0 --run_eval=1 --num_evals=1
 	@echo "pretrained Ant: $(DEMO_DIR)/pretrained_ant/Ant-v1/eval/ (goal_plot.png, goal_*.mp4)"
 
+# Two workers (the machine's 2 cores; most tests are single-threaded), one test module
+# per worker at a time so module fixtures are built once.
 test: setup
-	$(PY) -m pytest -q tests
+	$(PY) -m pytest -q -n 2 --dist loadfile tests
 
 # The speed suite and the side-by-side run against QDax's DADS (see README, Performance).
 bench: setup

@@ -39,10 +39,13 @@ fi
 if [ ! -x .venv/bin/python ]; then
   "$PYTHON" -m venv .venv
 fi
-stamp=.venv/.installed-$(sha256sum pyproject.toml | cut -c1-16)
+# Optional extras, comma-separated: EXTRAS=cuda make setup (see README, GPU).
+EXTRAS=${EXTRAS:-}
+extras="test${EXTRAS:+,$EXTRAS}"
+stamp=.venv/.installed-$( (cat pyproject.toml; echo "$extras") | sha256sum | cut -c1-16)
 if [ ! -e "$stamp" ]; then
   .venv/bin/python -m pip install -q --upgrade pip
-  .venv/bin/python -m pip install -q -e ".[test]"
+  .venv/bin/python -m pip install -q -e ".[$extras]"
   rm -f .venv/.installed-*
   touch "$stamp"
 fi

@@ -145,10 +145,13 @@ def _start(logdir, *args):
 def test_signal_finishes_the_epoch_saves_and_resumes(tmp_path, signum):
   proc = _start(tmp_path)
   try:
-    deadline = time.time() + 180
-    while time.time() < deadline and not (tmp_path / "point_mass" / "train").exists():
+    # A row in progress.csv means an epoch ended inside the loop, where the handlers are.
+    progress = tmp_path / "point_mass" / "progress.csv"
+    deadline = time.time() + 300
+    while time.time() < deadline and not (
+        progress.exists() and len(progress.read_text().splitlines()) >= 2):
       time.sleep(0.2)
-    time.sleep(6)  # tiny epochs take ~0.03 s once compiled: many epochs, none saved yet
+    time.sleep(1)  # tiny epochs take ~0.03 s once compiled: more epochs, none saved yet
     proc.send_signal(signum)
     _, err = proc.communicate(timeout=120)
   finally:
