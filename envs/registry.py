@@ -99,7 +99,18 @@ def lookup(name: str) -> EnvEntry:
   except gymnasium.error.Error:
     raise ValueError(f"--environment={name} is unknown; known: {known}, or any registered "
                      "Gymnasium id such as Hopper-v5") from None
-  probe = gymnasium.make(gym_spec, disable_env_checker=True)
+  try:
+    probe = gymnasium.make(gym_spec, disable_env_checker=True)
+  except (ImportError, gymnasium.error.Error) as err:
+    # Gymnasium keeps the retired MuJoCo ids (v2, v3) registered, but they need packages
+    # it no longer ships: name the current id instead of a traceback.
+    newest = max((s.id for s in gymnasium.registry.values()
+                  if s.name == gym_spec.name and s.namespace == gym_spec.namespace
+                  and s.version is not None), key=lambda i: gymnasium.spec(i).version,
+                 default=None)
+    hint = f"; use --environment={newest}" if newest and newest != name else ""
+    raise ValueError(f"--environment={name} cannot be made here ({str(err).splitlines()[0]})"
+                     f"{hint}") from None
   obs_dim = int(np.prod(probe.observation_space.shape))
   if not isinstance(probe.action_space, gymnasium.spaces.Box):
     raise ValueError(f"--environment={name} has a discrete action space; DADS' SAC needs "

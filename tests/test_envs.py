@@ -144,3 +144,10 @@ def test_same_seed_same_first_observations_and_skills():
 
   np.testing.assert_array_equal(first(5), first(5))
   assert not np.array_equal(first(5), first(6))
+
+
+@pytest.mark.parametrize("name,current", [("Hopper-v3", "Hopper-v5"),
+                                          ("HalfCheetah-v3", "HalfCheetah-v5")])
+def test_retired_gymnasium_ids_name_the_current_one(name, current):
+  with pytest.raises(ValueError, match=f"--environment={name} .*use --environment={current}$"):
+    envs.lookup(name)
