@@ -41,6 +41,9 @@ def test_tiny_run_leaves_logs_checkpoints_videos_and_config(tmp_path):
   for tag in EXPECTED_SCALARS:
     assert tag in found and len(found[tag]) >= 2, tag
   assert sorted(found["epoch"].values()) == [1, 2, 3]
+  # Heading coverage of the skill dynamics, logged with each video round (epoch 2).
+  assert set(found["headings/largest_gap_deg"]) == {120}
+  assert 0 <= found["headings/empty_bins"][120] <= 18
   assert sorted(found["epoch"]) == [80, 120, 160]  # keyed by env steps (40 initial + 40/epoch)
   ckpts = sorted(os.listdir(run_dir / "models"))
   assert ckpts == ["ckpt-000001", "ckpt-000002", "ckpt-000003"]

@@ -7,7 +7,6 @@ batches, and the suite's conftest sets one XLA CPU thread (--xla_cpu_multi_threa
 false intra_op_parallelism_threads=1) before JAX starts.
 """
 
-import os
 
 import jax
 import numpy as np

@@ -44,6 +44,7 @@ from lib.transition import Transition
 from unsupervised_skill_learning import components, seeding
 from unsupervised_skill_learning.backends.host import HostBackend, make_skill_envs
 from unsupervised_skill_learning.config import ConfigError, RunConfig
+from unsupervised_skill_learning.evaluation import headings
 from unsupervised_skill_learning.evaluation import skills as skill_eval
 from unsupervised_skill_learning.training.learner import INTRINSIC_REWARD
 
@@ -255,6 +256,22 @@ class Trainer:
                              vid_name=cfg.videos.vid_name)
     env.close()
 
+  def heading_scalars(self) -> dict[str, float]:
+    """headings/* scalars of the current skill dynamics over a skill grid (none without
+    one). Draws from no training stream, so it changes nothing else."""
+    cfg = self.cfg
+    result = headings.model_headings(self.parts, self.state, cfg.env.environment,
+                                     cfg.env.max_env_steps, seed=cfg.seed)
+    if result is None:
+      return {}
+    summary = result[0]
+    if summary["kind"] == "displacement_range":
+      return {"headings/displacement_min": summary["min"],
+              "headings/displacement_max": summary["max"]}
+    return {"headings/empty_bins": float(summary["empty_bins"]),
+            "headings/largest_gap_deg": summary["largest_gap_deg"],
+            "headings/slow_fraction": summary["slow_fraction"]}
+
   # --- the loop -----------------------------------------------------------------------
   def _check_finite(self, metrics: dict[str, float], epoch: int) -> None:
     bad = first_non_finite(metrics)
@@ -306,6 +323,7 @@ class Trainer:
             logging.info(summary)
           if cfg.videos.num_evals and (epoch % cfg.videos.record_freq == 0):
             self.record(os.path.join(self.dir, VIDEOS, str(epoch)))
+            logger.scalars(self.heading_scalars(), self.counters.env_steps)
           due = epoch % cfg.train.save_freq == 0 or epoch == cfg.train.num_epochs
           if cfg.train.save_model and (due or stop):
             logger.flush()  # every point a checkpoint covers is on disk before it
