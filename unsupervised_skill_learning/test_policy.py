@@ -93,29 +93,20 @@ def load_model(logdir: str, which: str = "", seed: int = 0):
   checkpoint or exported model, or the checkpoint `which` names (see choose_checkpoint).
   `seed` becomes the model's cfg.seed (the run's own settings are kept otherwise)."""
   # pylint: disable=import-outside-toplevel
-  import jax
-  import jax.numpy as jnp
-
-  import envs
   from lib import checkpoint
-  from unsupervised_skill_learning import components
   from unsupervised_skill_learning.evaluation import model_io
   cfg = _run_config(logdir, seed)
   if not which:
     return model_io.load(cfg)
-  cfg = model_io.resolve_run_config(cfg)
-  models = os.path.join(cfg.run_dir, model_io.MODELS)
-  if not checkpoint.list_checkpoints(models) and os.path.exists(
-      os.path.join(models, model_io.EVAL_MODEL)):
-    raise UsageError(f"--checkpoint={which}: {logdir} is an exported model (no checkpoints); "
-                     "drop --checkpoint")
-  path = choose_checkpoint(models, which)
-  probe = envs.get_environment(cfg.env.environment)
-  parts = components.build(cfg, int(np.prod(probe.action_space.shape)))
-  probe.close()
-  template = model_io.initial_state(parts, cfg.seed)
-  state = jax.tree.map(jnp.asarray, checkpoint.restore_state(path, template))
-  return model_io.TrainedModel(cfg, parts, state, template, path)
+
+  def choose(models):
+    if not checkpoint.list_checkpoints(models) and os.path.exists(
+        os.path.join(models, model_io.EVAL_MODEL)):
+      raise UsageError(f"--checkpoint={which}: {logdir} is an exported model (no checkpoints); "
+                       "drop --checkpoint")
+    return choose_checkpoint(models, which)
+
+  return model_io.load(cfg, choose=choose)
 
 
 @dataclasses.dataclass

@@ -14,6 +14,7 @@ import glob
 import json
 import os
 import shutil
+from collections.abc import Callable
 
 import flax.serialization
 import jax
@@ -80,8 +81,11 @@ def initial_state(parts: components.Components, seed: int):
   return parts.learner.init(init_key)
 
 
-def load(cfg: RunConfig, explicit: frozenset[str] = frozenset()) -> TrainedModel:
-  """The trained model of the run at cfg.logdir (see resolve_run_config for `explicit`)."""
+def load(cfg: RunConfig, explicit: frozenset[str] = frozenset(), *,
+         choose: Callable[[str], str] | None = None) -> TrainedModel:
+  """The trained model of the run at cfg.logdir (see resolve_run_config for `explicit`):
+  its newest intact checkpoint, or its exported model; choose(models folder) -> a
+  checkpoint path picks another checkpoint instead."""
   cfg = resolve_run_config(cfg, explicit)
   try:
     probe = envs.get_environment(cfg.env.environment)
@@ -91,7 +95,7 @@ def load(cfg: RunConfig, explicit: frozenset[str] = frozenset()) -> TrainedModel
   probe.close()
   models = os.path.join(cfg.run_dir, MODELS)
   template = initial_state(parts, cfg.seed)
-  path = checkpoint.latest_valid_checkpoint(models)
+  path = choose(models) if choose is not None else checkpoint.latest_valid_checkpoint(models)
   if path is not None:
     state = jax.tree.map(jnp.asarray, checkpoint.restore_state(path, template))
   elif os.path.exists(os.path.join(models, EVAL_MODEL)):
