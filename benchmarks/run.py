@@ -1,7 +1,7 @@
 """The speed suite: prints one table of figures for this machine.
 
   python -m benchmarks.run              # everything (a few minutes on 2 CPU cores)
-  python -m benchmarks.run --only=e     # one item: a b c d e f
+  python -m benchmarks.run --only=e     # one item: a b c d e f g h
 
 Each figure is the median of --repeats timed runs after a warm-up run (compilation
 excluded). Items:
@@ -44,7 +44,7 @@ from unsupervised_skill_learning.planning import planners
 from unsupervised_skill_learning.training.learner import scan_updates
 from unsupervised_skill_learning.training.trainer import Trainer
 
-_ONLY = flags.DEFINE_string("only", "abcdef", "Items to run (letters).")
+_ONLY = flags.DEFINE_string("only", "abcdefgh", "Items to run (letters).")
 _REPEATS = flags.DEFINE_integer("repeats", 5, "Timed repeats per item (median reported).")
 _JSON = flags.DEFINE_string("json", "", "Also write the figures to this JSON file.")
 _MJX_ENVS = flags.DEFINE_list("mjx_envs", None, "Env counts for items g and h (default: "
