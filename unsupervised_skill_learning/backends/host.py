@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Sequence
 
+import jax
 import numpy as np
 
 import envs
@@ -22,9 +23,13 @@ from lib.transition import FIELDS, Transition
 OU_DAMPING, OU_STDDEV = 0.15, 0.2
 
 
-def to_env_action(action: np.ndarray, low: np.ndarray, high: np.ndarray) -> np.ndarray:
-  """Policy actions in [-1, 1] -> the environment's bounds [low, high]."""
-  return low + (np.asarray(action, np.float64) + 1.0) * 0.5 * (high - low)
+def to_env_action(action, low, high):
+  """Policy actions in [-1, 1] -> the environment's bounds [low, high]: the one action
+  scaling. NumPy actions are scaled in float64 (what CPU MuJoCo steps with); JAX arrays
+  keep their dtype (the MJX backend, inside its jitted epoch)."""
+  if not isinstance(action, jax.Array):
+    action = np.asarray(action, np.float64)
+  return low + (action + 1.0) * 0.5 * (high - low)
 
 
 @dataclasses.dataclass

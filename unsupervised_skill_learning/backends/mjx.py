@@ -25,6 +25,7 @@ from lib.device_buffer import DeviceBuffer
 from lib.skill_prior import SkillPrior
 from lib.transition import Transition
 from unsupervised_skill_learning.agents.policy import Policy
+from unsupervised_skill_learning.backends.host import to_env_action
 from unsupervised_skill_learning.config import AgentConfig, EnvConfig, TrainConfig
 
 
@@ -105,7 +106,7 @@ class MJXBackend:
     cfg = self.env_cfg
     k_act, k_draw, k_resample = jax.random.split(key, 3)
     action, logp = self.policy.act(actor, carry.obs, carry.skill, k_act, self.clip)
-    env_action = self.low + (action + 1.0) * 0.5 * (self.high - self.low)
+    env_action = to_env_action(action, self.low, self.high)
     env, next_obs, reward, terminated = jax.vmap(self.env.step)(carry.env, env_action)
     elapsed, since = carry.elapsed + 1, carry.since_draw + 1
     truncated = elapsed >= cfg.max_env_steps
