@@ -11,6 +11,7 @@ import numpy as np
 from envs import locomotion, physics as physics_options, point_mass
 from envs.skill_wrapper import SkillWrapper
 from envs.specs import ObservationSpec
+from lib import rendering
 from lib.skill_prior import SkillPrior
 
 # Ant: qpos[3:7] is the torso orientation quaternion, qvel[0:2] (obs 15, 16) the x-y
@@ -36,6 +37,9 @@ class EnvEntry:
   goal_tolerance: float = 1.5  # 'reached' radius of the goal-reaching report
   coverage_cell: float = 1.0   # side of the x-y cells counted by the coverage metric
   name: str | None = None  # the registry name; None for a Gymnasium pass-through
+  # True for Gymnasium envs without a MuJoCo model (Box2D, classic control): videos are
+  # the env's own render_mode="rgb_array" frames, not our MuJoCo camera's.
+  renders_itself: bool = False
 
   def make(self, physics: str = "default") -> gymnasium.Env:
     """A fresh environment. physics="default": the model's own (XML) options;
@@ -109,18 +113,25 @@ def lookup(name: str) -> EnvEntry:
                   and s.version is not None), key=lambda i: gymnasium.spec(i).version,
                  default=None)
     hint = f"; use --environment={newest}" if newest and newest != name else ""
+    if "box2d" in str(err).lower():
+      hint = f"; install the box2d extra: {rendering.BOX2D_HINT}"
     raise ValueError(f"--environment={name} cannot be made here ({str(err).splitlines()[0]})"
                      f"{hint}") from None
   obs_dim = int(np.prod(probe.observation_space.shape))
   if not isinstance(probe.action_space, gymnasium.spaces.Box):
     raise ValueError(f"--environment={name} has a discrete action space; DADS' SAC needs "
                      "continuous actions")
+  is_mujoco = hasattr(probe.unwrapped, "model") and hasattr(probe.unwrapped, "data")
   probe.close()
-  # Filmed from the side and close, as Gymnasium films its own robots (Hopper, Walker2d
-  # are planar: seen from above they hide their gait); the distance frames the robot.
-  return EnvEntry(lambda: gymnasium.make(name, disable_env_checker=True,
-                                         max_episode_steps=None).unwrapped,
-                  ObservationSpec(obs_dim), camera_elevation=-20.0, name=name)
+  # MuJoCo robots are filmed by our camera, from the side and close, as Gymnasium films
+  # them (Hopper, Walker2d are planar: seen from above they hide their gait); the
+  # distance frames the robot. Other envs draw their own frames, which costs nothing
+  # until a frame is asked for.
+  render_mode = None if is_mujoco else "rgb_array"
+  return EnvEntry(lambda: gymnasium.make(name, disable_env_checker=True, max_episode_steps=None,
+                                         render_mode=render_mode).unwrapped,
+                  ObservationSpec(obs_dim), camera_elevation=-20.0, name=name,
+                  renders_itself=not is_mujoco)
 
 
 def get_environment(name: str, physics: str = "default") -> gymnasium.Env:

@@ -161,6 +161,10 @@ class FrameRenderer:
                distance=framing_distance(span, float(model.vis.global_.fovy), fill=0.75),
                elevation=elevation, **kwargs)
 
+  def capture(self, env) -> np.ndarray:
+    """The frame of a MuJoCo environment's current state: uint8 [height, width, 3]."""
+    return self.render(env.unwrapped.data)
+
   def render(self, data) -> np.ndarray:
     """Returns uint8 [height, width, 3]."""
     self._renderer.update_scene(data, camera=self._camera)
@@ -175,3 +179,38 @@ class FrameRenderer:
 
   def close(self) -> None:
     self._renderer.close()
+
+
+BOX2D_HINT = "pip install -e '.[box2d]' (or EXTRAS=box2d make setup)"
+
+
+def require_env_frames() -> None:
+  """Raises RuntimeError with a one-line fix when Gymnasium's own drawing (pygame) is
+  missing: Box2D and classic-control envs cannot be filmed without it."""
+  try:
+    import pygame  # noqa: F401  pylint: disable=import-outside-toplevel,unused-import
+  except ImportError:
+    raise RuntimeError(f"videos of this environment need pygame: {BOX2D_HINT}") from None
+
+
+class EnvFrameRenderer:
+  """Frames drawn by a Gymnasium environment itself (render_mode="rgb_array"): Box2D and
+  classic-control envs, which have no MuJoCo model for `FrameRenderer` to film. The same
+  `capture(env)` / `close()` as `FrameRenderer`."""
+
+  def __init__(self, env):
+    # pygame draws off-screen here: without these SDL probes a display and a sound server
+    # and prints "XDG_RUNTIME_DIR is invalid" on a headless machine. Read at pygame.init().
+    os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
+    os.environ.setdefault("SDL_AUDIODRIVER", "dummy")
+    require_env_frames()
+    if getattr(env.unwrapped, "render_mode", None) != "rgb_array":
+      raise ValueError(f"{type(env.unwrapped).__name__} was not made with "
+                       "render_mode='rgb_array'; it cannot be filmed")
+
+  def capture(self, env) -> np.ndarray:
+    frame = env.unwrapped.render()
+    return np.asarray(frame, np.uint8)[..., :3]
+
+  def close(self) -> None:
+    """The environment owns its drawing surface and frees it in env.close()."""

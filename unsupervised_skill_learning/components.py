@@ -11,6 +11,7 @@ import dataclasses
 
 import envs
 from envs import ObservationSpec
+from lib import rendering
 from lib.skill_prior import SkillPrior
 from unsupervised_skill_learning.agents.sac import SAC, SACConfig
 from unsupervised_skill_learning.config import ConfigError, RunConfig
@@ -45,10 +46,15 @@ def check(cfg: RunConfig) -> tuple[ObservationSpec, tuple[int, ...]]:
   """(the environment's spec, the reduced observation's indices), or ConfigError naming
   the flag; also refuses sizes that cannot fit in this machine's memory."""
   try:
-    spec = envs.lookup(cfg.env.environment).spec
+    entry = envs.lookup(cfg.env.environment)
+    spec = entry.spec
     reduced = spec.reduced_indices(cfg.env.reduced_observation, cfg.env.environment)
+    if entry.renders_itself and cfg.videos.num_evals > 0:
+      rendering.require_env_frames()
   except ValueError as err:
     raise ConfigError(str(err)) from None
+  except RuntimeError as err:
+    raise ConfigError(f"--environment={cfg.env.environment}: {err} (or --num_evals=0)") from None
   _check_memory(cfg, spec)
   return spec, reduced
 

@@ -144,13 +144,32 @@ def parse_goals(text: str) -> tuple[tuple[float, float], ...]:
   return tuple(goals)
 
 
-def config_from_flags():
-  """FLAGS -> RunConfig (validated); raises ValueError naming the flag."""
+def setting_names() -> tuple[str, ...]:
+  """The flags that are run settings (what a sweep may vary), every objective's included."""
+  return tuple(n for n in _RUN_FLAGS if n not in ("logdir", "debug", *UNSHIPPED_ROBOT_FLAGS))
+
+
+def parse_setting(name: str, text: str):
+  """A setting's value from its command-line text; ValueError naming --name otherwise."""
+  if name not in setting_names():
+    raise ValueError(f"--{name}: not a setting of dads_off (e.g. seed, agent_lr, objective)")
+  try:
+    return FLAGS[name].parser.parse(text)
+  except (ValueError, TypeError) as err:
+    raise ValueError(f"--{name}={text}: {err}") from None
+
+
+def config_from_flags(overrides: dict | None = None, logdir: str | None = None):
+  """FLAGS, with `overrides` {name: value} in place of their flags' values -> RunConfig
+  (validated); raises ValueError naming the flag."""
   # pylint: disable=import-outside-toplevel  (heavy imports only once flags are parsed)
   from unsupervised_skill_learning.config import RunConfig
-  skip = {"logdir", "goals", "debug", *UNSHIPPED_ROBOT_FLAGS}
-  values = {name: FLAGS[name].value for name in _RUN_FLAGS if name not in skip}
-  return RunConfig.build(logdir=FLAGS.logdir or "", goals=parse_goals(FLAGS.goals), **values)
+  values = {name: FLAGS[name].value for name in setting_names()}
+  values.update(overrides or {})
+  goals = values.pop("goals")
+  goals = parse_goals(goals) if isinstance(goals, str) else goals
+  return RunConfig.build(logdir=(FLAGS.logdir if logdir is None else logdir) or "", goals=goals,
+                         **values)
 
 
 def _check_logdir(logdir: str) -> None:
@@ -165,18 +184,18 @@ def _check_logdir(logdir: str) -> None:
     _fail(f"--logdir={logdir}: not writable")
 
 
-def _fail(message: str) -> None:
-  print(f"dads_off: error: {message}", file=sys.stderr)
+def _fail(message: str, program: str = "dads_off") -> None:
+  print(f"{program}: error: {message}", file=sys.stderr)
   sys.exit(2)
 
 
-def _check_flagfiles(argv: list[str]) -> None:
+def check_flagfiles(argv: list[str], program: str = "dads_off") -> None:
   """A missing --flagfile is a one-line error (absl's own message spans two lines)."""
   for arg in argv[1:]:
     if arg.startswith("--flagfile="):
       path = arg.split("=", 1)[1]
       if not os.path.isfile(path):
-        _fail(f"--flagfile={path}: no such file")
+        _fail(f"--flagfile={path}: no such file", program)
 
 
 def _quiet_third_party_logs() -> None:
@@ -237,11 +256,11 @@ def run():
   """Console-script entry point (`dads-off`)."""
   # absl's --help lists the flags of the module named by argv[0]; for the console
   # script that is the launcher, so point it at this module instead.
-  _check_flagfiles(sys.argv)
+  check_flagfiles(sys.argv)
   sys.argv[0] = __name__
   app.run(main)
 
 
 if __name__ == "__main__":
-  _check_flagfiles(sys.argv)
+  check_flagfiles(sys.argv)
   app.run(main)

@@ -58,6 +58,8 @@ def physics_note(model: TrainedModel) -> str:
   if model.cfg.env.physics == "mjx":
     return ("CPU MuJoCo with the MJX solver options this run was trained with "
             f"({dict(physics.mjx_options(model.cfg.env.environment))})")
+  if envs.lookup(model.cfg.env.environment).renders_itself:
+    return "the environment's own simulator (Gymnasium, no MuJoCo model)"
   return "CPU MuJoCo with the model's own options"
 
 

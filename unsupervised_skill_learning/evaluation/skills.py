@@ -91,9 +91,12 @@ def make_eval_env(env_name: str, prior: SkillPrior, rng: np.random.Generator,
   return EvalEnvs(env_name, prior, max_env_steps, physics).make(rng)
 
 
-def renderer_for(env_name: str, env) -> rendering.FrameRenderer:
-  """The environment's video camera: tracking a robot, or fixed over an arena."""
+def renderer_for(env_name: str, env) -> rendering.FrameRenderer | rendering.EnvFrameRenderer:
+  """The environment's video camera: tracking a robot, or fixed over an arena; for envs
+  without a MuJoCo model (Box2D, classic control), the env's own rgb_array frames."""
   entry = lookup(env_name)
+  if entry.renders_itself:
+    return rendering.EnvFrameRenderer(env)
   elevation = entry.camera_elevation
   if elevation is None:
     elevation = -45.0 if entry.camera_tracks_robot else -70.0
@@ -150,20 +153,21 @@ PredictFn = Callable[[Sequence[SkillRollout]], Sequence[np.ndarray] | None]
 
 
 def rollout_skill(env: SkillWrapper, policy: PolicyCallable, skill: np.ndarray, *,
-                  renderer: rendering.FrameRenderer | None = None) -> SkillRollout:
+                  renderer: rendering.FrameRenderer | rendering.EnvFrameRenderer | None = None,
+                  ) -> SkillRollout:
   """Runs `skill` from a fresh reset until the episode ends."""
   env.set_preset_skill(skill)
   obs, _ = env.reset()
   observations, frames, episode_return = [obs["observation"]], [], 0.0
   if renderer is not None:
-    frames.append(renderer.render(env.unwrapped.data))
+    frames.append(renderer.capture(env))
   done = False
   while not done:
     obs, reward, terminated, truncated, _ = env.step(policy(obs["observation"], obs["skill"]))
     observations.append(obs["observation"])
     episode_return += float(reward)
     if renderer is not None:
-      frames.append(renderer.render(env.unwrapped.data))
+      frames.append(renderer.capture(env))
     done = terminated or truncated
   env.set_preset_skill(None)
   return SkillRollout(np.asarray(skill, np.float32), np.asarray(observations), frames,

@@ -101,7 +101,7 @@ def reach_goal(model: TrainedModel, planner: planners.Planner, goal, seed: int, 
   renderer = (goal_renderer(env.unwrapped.model, path[0], goal,
                             envs.lookup(goal_env_name).goal_tolerance) if render else None)
   if renderer is not None:
-    frames.append(renderer.render(env.unwrapped.data))
+    frames.append(renderer.capture(env))
   done = False
   while not done:
     if mode == "planned":
@@ -119,7 +119,7 @@ def reach_goal(model: TrainedModel, planner: planners.Planner, goal, seed: int, 
       obs = step["observation"]
       path.append(obs[positions].copy())
       if renderer is not None:
-        frames.append(renderer.render(env.unwrapped.data))
+        frames.append(renderer.capture(env))
       done = terminated or truncated
       if done:
         break

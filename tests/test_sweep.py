@@ -1,0 +1,155 @@
+"""The Ray Tune sweep: grids expand and validate before anything runs, every trial is an
+ordinary run directory, an interrupted trial resumes exactly, and a 2x2 grid runs on a
+local Ray instance with a results table of mean ± std per group."""
+
+import csv
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+from lib.progress import read_progress
+from unsupervised_skill_learning import sweep
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+TINY = os.path.join(ROOT, "configs", "tiny.txt")
+
+
+def run_sweep(*args, timeout=600):
+  cmd = [sys.executable, "-m", "unsupervised_skill_learning.sweep", f"--flagfile={TINY}", *args]
+  return subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=timeout,
+                        check=False)
+
+
+def test_grid_parsing_and_errors(tmp_path):
+  assert sweep.parse_grid(["seed=0,1", "--agent_lr=1e-3, 3e-4"]) == {
+      "seed": ["0", "1"], "agent_lr": ["1e-3", "3e-4"]}
+  for bad in (["seed"], ["seed="], ["=1,2"]):
+    with pytest.raises(sweep.SweepError, match="expected NAME=V1,V2"):
+      sweep.parse_grid(bad)
+  with pytest.raises(sweep.SweepError, match="already varied"):
+    sweep.parse_grid(["seed=0", "seed=1"])
+  grid_file = tmp_path / "grid.yaml"
+  grid_file.write_text("seed: [0, 1]\nfix_variance: true\nagent_lr: [0.001]\n")
+  assert sweep.read_grid_file(str(grid_file)) == {
+      "seed": ["0", "1"], "fix_variance": ["1"], "agent_lr": ["0.001"]}
+  (tmp_path / "list.yaml").write_text("- 1\n- 2\n")
+  with pytest.raises(sweep.SweepError, match="expected a mapping"):
+    sweep.read_grid_file(str(tmp_path / "list.yaml"))
+
+
+def test_expand_is_the_product_in_grid_order(tmp_path):
+  seen = []
+  trials = sweep.expand({"seed": ["0", "1"], "objective": ["dads", "diayn"]}, str(tmp_path),
+                        lambda settings, logdir: seen.append(settings) or logdir + "/env")
+  assert [t.name for t in trials] == ["seed=0,objective=dads", "seed=0,objective=diayn",
+                                      "seed=1,objective=dads", "seed=1,objective=diayn"]
+  assert [t.group for t in trials] == ["objective=dads", "objective=diayn"] * 2
+  assert seen[1] == {"seed": "0", "objective": "diayn"}
+  assert all(os.path.isabs(t.logdir) and t.run_dir == t.logdir + "/env" for t in trials)
+
+
+def test_bad_grid_values_fail_in_one_line_before_any_trial(tmp_path):
+  for grid, message in ((["agent_lr=0.1,abc"], "--agent_lr=abc"),
+                        (["no_such_setting=1"], "--no_such_setting: not a setting"),
+                        (["objective=dads,nope"], "objective"),
+                        (["seed"], "--grid=seed: expected NAME=V1,V2")):
+    out = run_sweep(*(f"--grid={g}" for g in grid), f"--out={tmp_path / 'out'}", timeout=120)
+    assert out.returncode == 2, out.stderr
+    lines = [line for line in out.stderr.splitlines() if line.startswith("sweep: error:")]
+    assert len(lines) == 1 and message in lines[0], out.stderr
+    assert not os.path.exists(tmp_path / "out"), "nothing may start before the grid is valid"
+
+
+def test_summary_is_mean_and_std_per_group():
+  rows = [{"trial": "a", "group": "g1", "status": "done", "metrics": {"r": 1.0, "c": 4.0}},
+          {"trial": "b", "group": "g1", "status": "done", "metrics": {"r": 3.0}},
+          {"trial": "c", "group": "g2", "status": "done", "metrics": {"r": 5.0}},
+          {"trial": "d", "group": "g2", "status": "unfinished", "metrics": {}}]
+  summary = sweep.summarize(rows)
+  assert [(g["group"], g["n"]) for g in summary] == [("g1", 2), ("g2", 1)]
+  assert summary[0]["stats"]["r"] == (2.0, 1.0, 2)
+  assert summary[0]["stats"]["c"] == (4.0, 0.0, 1)
+  table = sweep.format_summary(summary)
+  assert "g1 (n=2)" in table and "2 ± 1" in table
+
+
+def test_base_arguments_drop_the_sweeps_own_flags(tmp_path):
+  args = sweep.base_arguments(["--flagfile=configs/tiny.txt", "--grid", "seed=0,1",
+                               "--grid=agent_lr=1", "--out=x", "--num_epochs=2",
+                               "--poll_s=1", "--run_eval=1"])
+  assert args == [f"--flagfile={os.path.abspath('configs/tiny.txt')}", "--num_epochs=2",
+                  "--run_eval=1"]
+
+
+def test_an_interrupted_trial_resumes_exactly(tmp_path):
+  """A trial is an ordinary run: its newest checkpoint lost (the sweep stopped before it
+  was written) and rerun, it continues from the one before and ends where it ended."""
+  logdir = str(tmp_path / "seed=0")
+  trial = sweep.Trial("seed=0", (("seed", "0"),), logdir, os.path.join(logdir, "point_mass"))
+  argv = sweep.trial_argv(trial, [f"--flagfile={TINY}"])
+  reports = []
+  first = sweep.run_trial(trial, argv, cwd=ROOT, report=reports.append, poll_s=0.5)
+  assert sweep.is_finished(trial, argv)
+  assert reports and reports[-1]["epoch"] == first["epoch"] == 3
+  _, rows_before = read_progress(os.path.join(trial.run_dir, "progress.csv"))
+  # Interrupted before epoch 3 was saved: its checkpoint and the finished mark never written.
+  shutil.rmtree(os.path.join(trial.run_dir, "models", "ckpt-000003"))
+  os.remove(os.path.join(logdir, sweep.TRIAL_FILE))
+  assert not sweep.is_finished(trial, argv)
+  again = sweep.run_trial(trial, argv, cwd=ROOT, poll_s=0.5)
+  _, rows_after = read_progress(os.path.join(trial.run_dir, "progress.csv"))
+  assert [r["epoch"] for r in rows_after] == ["1", "2", "3"]
+  for column in ("intrinsic_reward", "critic_loss", "dynamics_loss"):
+    assert rows_after[-1][column] == rows_before[-1][column], column
+  assert again["intrinsic_reward"] == first["intrinsic_reward"]
+  assert "resum" in open(os.path.join(logdir, sweep.TRIAL_LOG), encoding="utf-8").read()
+
+
+def test_a_failing_trial_names_its_log(tmp_path):
+  logdir = str(tmp_path / "bad")
+  trial = sweep.Trial("bad", (), logdir, os.path.join(logdir, "point_mass"))
+  argv = sweep.trial_argv(trial, [f"--flagfile={TINY}", "--agent_lr=-1"])
+  with pytest.raises(sweep.TrialError, match="trial.log"):
+    sweep.run_trial(trial, argv, cwd=ROOT, poll_s=0.5)
+  assert not sweep.is_finished(trial, argv)
+
+
+def test_two_by_two_sweep_on_local_ray(tmp_path):
+  out = tmp_path / "sweep"
+  # resample_prob changes what is collected, not the compiled programs: the four trials
+  # share one compilation (the tests' persistent cache); no videos, to keep it short.
+  grid = ("--grid", "seed=0,1", "--grid=resample_prob=0,0.5", "--min_steps_before_resample=5",
+          "--num_epochs=2", "--record_freq=1000", f"--out={out}")
+  result = run_sweep(*grid, "--poll_s=1", "--cpus_per_trial=1")
+  assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-3000:]
+  names = sorted(p.name for p in out.iterdir() if not p.name.startswith("."))
+  assert names == ["curves.png", "results.csv", "seed=0,resample_prob=0", "seed=0,resample_prob=0.5",
+                   "seed=1,resample_prob=0", "seed=1,resample_prob=0.5", "summary.csv"]
+  # Every trial is an ordinary run directory with its own settings.
+  for trial in ("seed=1,resample_prob=0.5", "seed=0,resample_prob=0"):
+    text = json.dumps(json.loads((out / trial / "point_mass" / "config.json").read_text()))
+    assert ('"seed": 1' in text) == trial.startswith("seed=1")
+    assert ('"resample_prob": 0.5' in text) == trial.endswith("0.5")
+  with open(out / "results.csv", encoding="utf-8") as f:
+    results = list(csv.DictReader(f))
+  assert [r["status"] for r in results] == ["done"] * 4
+  assert {r["epoch"] for r in results} == {"2"}
+  # Different seeds learn differently; the table's std is over them.
+  with open(out / "summary.csv", encoding="utf-8") as f:
+    summary = [r for r in csv.DictReader(f) if r["metric"] == "intrinsic_reward"]
+  assert sorted(r["group"] for r in summary) == ["resample_prob=0", "resample_prob=0.5"]
+  for row in summary:
+    rewards = [float(r["intrinsic_reward"]) for r in results
+               if row["group"] == f"resample_prob={r['resample_prob']}"]
+    assert row["trials"] == "2" and float(row["std"]) > 0
+    assert float(row["mean"]) == pytest.approx(sum(rewards) / 2, rel=1e-6)
+  assert "resample_prob=0.5 (n=2)" in result.stdout
+  # Run again: every trial finished, so nothing runs (and Ray is not even started).
+  again = run_sweep(*grid)
+  assert again.returncode == 0, again.stderr[-2000:]
+  assert again.stderr.count("finished before: skipped") == 4
+  assert "Started a local Ray instance" not in again.stderr
