@@ -159,6 +159,38 @@ def plot_bands(path: str, panels: dict[str, Sequence[Band]], title: str = "",
   return _save(fig, path, dpi=100)
 
 
+def plot_path_panels(path: str, panels: dict[str, np.ndarray], *, cell: float = 0.0,
+                     title: str = "", axes: tuple[str, str] = ("x", "y")) -> str:
+  """One panel per entry {title: paths [K, T + 1, 2]}, side by side on shared axes; with
+  cell > 0 the grid lines are the coverage cells' edges (so visited cells can be seen).
+  Written then renamed."""
+  n = max(len(panels), 1)
+  fig, axs = plt.subplots(1, n, figsize=(3.6 * n, 3.9), sharex=True, sharey=True,
+                          squeeze=False)
+  every = np.concatenate([np.asarray(p).reshape(-1, 2) for p in panels.values()])
+  reach = float(np.abs(every).max()) * 1.05 if len(every) else 1.0
+  for ax, (name, paths) in zip(axs[0], panels.items()):
+    colors = plt.cm.hsv(np.linspace(0, 1, max(len(paths), 1), endpoint=False))
+    for color, p in zip(colors, np.asarray(paths)):
+      ax.plot(p[:, 0], p[:, 1], color=color, lw=0.8, alpha=0.8)
+    ax.scatter([0], [0], marker="o", color="k", s=15, zorder=4)
+    ax.set_xlim(-reach, reach)
+    ax.set_ylim(-reach, reach)
+    ax.set_aspect("equal")
+    if cell > 0 and reach / cell <= 40:
+      ax.xaxis.set_minor_locator(ticker.MultipleLocator(cell))
+      ax.yaxis.set_minor_locator(ticker.MultipleLocator(cell))
+      ax.grid(which="minor", alpha=0.15)
+    ax.grid(alpha=0.3)
+    ax.set_title(name, fontsize=9)
+    ax.set_xlabel(axes[0])
+  axs[0][0].set_ylabel(axes[1])
+  if title:
+    fig.suptitle(title, fontsize=10)
+  fig.tight_layout()
+  return _save(fig, path, dpi=100)
+
+
 def plot_skill_returns(path: str, returns: Sequence[np.ndarray], labels: Sequence[str],
                        title: str = "", ylabel: str = "episode return") -> str:
   """The distribution of each skill's episode returns: returns[k] [E_k] drawn as a box

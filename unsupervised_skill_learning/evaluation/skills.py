@@ -339,21 +339,30 @@ def predicted_paths(objective, objective_state, reduced_indices: tuple[int, ...]
   return [p[:n + 1, list(position_positions)] for p, n in zip(states, lengths)]
 
 
-def coverage(eval_envs: EvalEnvs, policy_for: Callable[[SkillWrapper], PolicyFn],
-             rng: np.random.Generator) -> dict:
-  """Distinct position cells visited by COVERAGE_SKILLS prior skills (cells of the
-  registry's coverage_cell, over the env's position coordinates), the spread of the
-  final positions, and how many steps the episodes lasted (robots that fall end early)."""
-  entry = envs.lookup(eval_envs.name)
-  positions = list(entry.spec.position_indices)
+def coverage_paths(eval_envs: EvalEnvs, policy_for: Callable[[SkillWrapper], PolicyFn],
+                   rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+  """COVERAGE_SKILLS prior skills run once each: (positions [K, T + 1, P] over the env's
+  position coordinates, padded after a fall as pad_episodes pads; steps [K])."""
+  positions = list(envs.lookup(eval_envs.name).spec.position_indices)
   env_seed = int(rng.integers(2**63))  # drawn before the skills, as it always was
   out = eval_envs.run(policy_for, eval_envs.prior.sample(rng, COVERAGE_SKILLS), env_seed)
-  obs, steps = out.observations, out.steps
-  pos = obs[..., positions]
-  cells = np.unique(np.floor(pos.reshape(-1, len(positions)) / entry.coverage_cell)
-                    .astype(np.int64), axis=0)
+  return out.observations[..., positions], out.steps
+
+
+def coverage_summary(pos: np.ndarray, steps: np.ndarray, cell: float) -> dict:
+  """Distinct cells of side `cell` visited by paths pos [K, T + 1, P], the spread of the
+  final positions, and how many steps the episodes lasted [K]."""
+  cells = np.unique(np.floor(pos.reshape(-1, pos.shape[-1]) / cell).astype(np.int64), axis=0)
   final = pos[:, -1]
-  return {"cells_visited": int(len(cells)), "cell_size": entry.coverage_cell,
+  return {"cells_visited": int(len(cells)), "cell_size": cell,
           "final_xy_spread": float(np.sqrt(np.mean(np.sum((final - final.mean(0))**2, -1)))),
           "mean_final_distance": float(np.mean(np.linalg.norm(final - pos[:, 0], axis=-1))),
           "mean_episode_length": float(steps.mean())}
+
+
+def coverage(eval_envs: EvalEnvs, policy_for: Callable[[SkillWrapper], PolicyFn],
+             rng: np.random.Generator) -> dict:
+  """coverage_summary of coverage_paths, in the registry's coverage_cell (robots that
+  fall end early)."""
+  pos, steps = coverage_paths(eval_envs, policy_for, rng)
+  return coverage_summary(pos, steps, envs.lookup(eval_envs.name).coverage_cell)
