@@ -112,6 +112,12 @@ class RunLock:
   def __exit__(self, *exc) -> None:
     self.release()
 
+  def live_holder(self) -> dict | None:
+    """{"pid", "host", "start"} of the live process holding the lock, or None."""
+    exists, text = self._read()
+    holder = _parse(text) if exists else None
+    return holder if holder is not None and self._is_live(holder) else None
+
   def _read(self) -> tuple[bool, str]:
     """(exists, content); waits briefly while the file is empty (being written)."""
     for _ in range(_EMPTY_RETRIES):

@@ -8,10 +8,12 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 
 import pytest
 
 from lib.progress import read_progress
+from lib.run_lock import RunLock
 from unsupervised_skill_learning import sweep
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -153,3 +155,35 @@ def test_two_by_two_sweep_on_local_ray(tmp_path):
   assert again.returncode == 0, again.stderr[-2000:]
   assert again.stderr.count("finished before: skipped") == 4
   assert "Started a local Ray instance" not in again.stderr
+
+
+def test_a_trial_whose_worker_is_killed_saves_before_it_stops(tmp_path):
+  """The Ray worker running a trial is killed (a stopped sweep, a lost node): its dads_off
+  gets SIGTERM from the kernel, finishes the epoch and saves, instead of running on as
+  an orphan or losing the epochs since its last checkpoint."""
+  logdir = tmp_path / "seed=0"
+  run_dir = logdir / "point_mass"
+  code = ("import sys\n"
+          "from unsupervised_skill_learning import sweep\n"
+          f"t = sweep.Trial('seed=0', (), {str(logdir)!r}, {str(run_dir)!r})\n"
+          f"argv = sweep.trial_argv(t, ['--flagfile={TINY}', '--num_epochs=100000', "
+          "'--save_freq=100000', '--record_freq=100000'])\n"
+          f"sweep.run_trial(t, argv, cwd={ROOT!r}, poll_s=0.2)\n")
+  worker = subprocess.Popen([sys.executable, "-c", code], cwd=ROOT)
+  progress = run_dir / "progress.csv"
+  deadline = time.monotonic() + 300
+  while time.monotonic() < deadline and (
+      not progress.exists() or len(progress.read_text().splitlines()) < 4):
+    time.sleep(0.2)
+  assert progress.exists(), "the trial never started"
+  worker.kill()
+  worker.wait()
+  lock = RunLock(str(run_dir))
+  while lock.live_holder() is not None and time.monotonic() < deadline:
+    time.sleep(0.2)
+  assert lock.live_holder() is None, "dads_off outlived its worker"
+  log = (logdir / sweep.TRIAL_LOG).read_text()
+  assert "(saved); rerun the same command to resume" in log, log[-2000:]
+  saved = sorted(p.name for p in (run_dir / "models").iterdir())
+  _, rows = read_progress(str(progress))
+  assert saved == [f"ckpt-{int(rows[-1]['epoch']):06d}"]

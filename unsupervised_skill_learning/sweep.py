@@ -48,6 +48,7 @@ from absl import app, flags, logging
 
 from lib.atomic import atomic_write, atomic_write_json
 from lib.progress import read_progress
+from lib.run_lock import RunLock
 from unsupervised_skill_learning import dads_off
 
 SWEEP_HINT = "pip install -e '.[sweep]' (or EXTRAS=sweep make setup)"
@@ -236,8 +237,11 @@ def run_trial(trial: Trial, argv: Sequence[str], *, cwd: str, gpu_share: float =
   progress = os.path.join(trial.run_dir, "progress.csv")
   reported = -1
   with open(log_path, "ab") as log:
+    # A session of its own: Ray's shutdown kills its workers' process groups, which would
+    # cut the run short in the middle of saving; it stops on SIGTERM instead.
     proc = subprocess.Popen(list(argv), cwd=cwd, stdout=log, stderr=subprocess.STDOUT,
-                            env=child_env(gpu_share), preexec_fn=_die_with_parent)
+                            env=child_env(gpu_share), preexec_fn=_die_with_parent,
+                            start_new_session=True)
     try:
       while True:
         try:
@@ -372,6 +376,9 @@ def run_on_ray(trials: Sequence[Trial], base_args: Sequence[str], *, out: str, a
   if address:
     ray.init(address=address, log_to_driver=False)
   else:
+    # Ray SIGKILLs a stopped trial's child processes by default; ours instead get SIGTERM
+    # from the kernel when their worker dies (_die_with_parent), and save before exiting.
+    os.environ.setdefault("RAY_kill_child_processes_on_worker_exit", "false")
     ray.init(num_cpus=os.cpu_count(), include_dashboard=False, log_to_driver=False,
              object_store_memory=100 * 2**20)
   try:
@@ -398,6 +405,19 @@ def run_on_ray(trials: Sequence[Trial], base_args: Sequence[str], *, out: str, a
     return [str(r.error).strip().splitlines()[0] for r in results if r.error is not None]
   finally:
     ray.shutdown()
+    wait_for_runs(todo)
+
+
+def wait_for_runs(trials: Sequence[Trial], timeout_s: float = 300.0) -> None:
+  """Waits while a trial's dads_off still holds its run (a stopped sweep's trials finish
+  their epoch and save), so that rerunning the sweep right away finds them free."""
+  deadline = time.monotonic() + timeout_s
+  for trial in trials:
+    lock = RunLock(trial.run_dir)
+    if lock.live_holder() is not None:
+      logging.info("waiting for trial %s to save and exit", trial.name)
+    while lock.live_holder() is not None and time.monotonic() < deadline:
+      time.sleep(0.5)
 
 
 def _numbers(metrics: dict[str, float]) -> dict[str, float]:

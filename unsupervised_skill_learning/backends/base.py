@@ -29,6 +29,11 @@ class EnvBackend(Protocol):
     `actor_params`. A backend that keeps its own random stream (restored with its
     state) may ignore `key`."""
 
+  def finished_episodes(self) -> tuple[list[float], list[int]] | None:
+    """(returns, lengths) of each episode finished since the last episode_stats call, or
+    None where the backend keeps only their sums (progress.csv then leaves the
+    per-episode columns empty)."""
+
   def episode_stats(self) -> dict[str, float]:
     """Means over the episodes finished since the last call (empty if none)."""
 

@@ -129,6 +129,9 @@ class HostBackend:
     return Transition(**{k: np.asarray(v, bool if k in ("terminated", "truncated") else np.float32)
                          for k, v in out.items()})
 
+  def finished_episodes(self) -> tuple[list[float], list[int]]:
+    return list(self.stats.returns), list(self.stats.lengths)
+
   def episode_stats(self) -> dict[str, float]:
     return self.stats.drain()
 

@@ -209,6 +209,10 @@ class MJXBackend:
         rounds=rounds)
     return jax.tree.map(np.asarray, fresh)
 
+  def finished_episodes(self) -> None:
+    """The device keeps sums of the finished episodes, not each one."""
+    return None
+
   def episode_stats(self) -> dict[str, float]:
     out = jax.device_get(self.sums).means()
     self.sums = EpisodeSums.zero()

@@ -233,7 +233,7 @@ class Trainer:
       self.backend.reset()
     self.counters.epoch += 1
     updates = train.skill_dyn_train_steps + cfg.agent.agent_train_steps
-    self.last_episodes = (list(self.backend.stats.returns), list(self.backend.stats.lengths))
+    self.last_episodes = self.backend.finished_episodes() or (None, None)
     metrics.update(self.backend.episode_stats())
     metrics.update({"perf/env_steps_per_sec": len(fresh) / max(t1 - t0, 1e-9),
                     "perf/updates_per_sec": updates / max(t2 - t1, 1e-9),
