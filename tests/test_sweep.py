@@ -187,3 +187,24 @@ def test_a_trial_whose_worker_is_killed_saves_before_it_stops(tmp_path):
   saved = sorted(p.name for p in (run_dir / "models").iterdir())
   _, rows = read_progress(str(progress))
   assert saved == [f"ckpt-{int(rows[-1]['epoch']):06d}"]
+
+
+def test_trials_share_a_gpu_only_where_there_is_one(monkeypatch):
+  monkeypatch.delenv("XLA_PYTHON_CLIENT_MEM_FRACTION", raising=False)
+  assert sweep.gpu_share_for(-1, cluster_gpus=0) == 0.0
+  assert sweep.gpu_share_for(-1, cluster_gpus=2) == sweep.DEFAULT_GPU_SHARE
+  assert sweep.gpu_share_for(0.5, cluster_gpus=0) == 0.5
+  assert sweep.child_env(0.0)["JAX_PLATFORMS"] == "cpu"
+  shared = sweep.child_env(0.25)
+  assert "JAX_PLATFORMS" not in shared or shared["JAX_PLATFORMS"] != "cpu"
+  assert 0 < float(shared["XLA_PYTHON_CLIENT_MEM_FRACTION"]) < 0.25
+
+
+def test_ray_wrapped_trial_errors_keep_our_message():
+  wrapped = RuntimeError("ray::ImplicitFunc.train() (pid=1, ip=x)\n  File ...\n"
+                         '    raise TrialError(f"trial {trial.name}: dads_off exited with")\n'
+                         "unsupervised_skill_learning.sweep.TrialError: trial seed=0: dads_off "
+                         "exited with 2; last lines of /x/trial.log:\ndads_off: error: --agent_lr=-1")
+  message = sweep._trial_error(wrapped)  # pylint: disable=protected-access
+  assert message.startswith("unsupervised_skill_learning.sweep.TrialError: trial seed=0")
+  assert message.endswith("dads_off: error: --agent_lr=-1")

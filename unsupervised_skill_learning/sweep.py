@@ -402,10 +402,20 @@ def run_on_ray(trials: Sequence[Trial], base_args: Sequence[str], *, out: str, a
                                                                           ".tune"),
                                   verbose=0))
     results = tuner.fit()
-    return [str(r.error).strip().splitlines()[0] for r in results if r.error is not None]
+    return [_trial_error(r.error) for r in results if r.error is not None]
   finally:
     ray.shutdown()
     wait_for_runs(todo)
+
+
+def _trial_error(error: BaseException) -> str:
+  """Ray wraps a trial's exception in lines of its own: keep ours (TrialError's line and
+  the log lines after it) when it is there."""
+  lines = str(error).strip().splitlines()
+  ours = [i for i, line in enumerate(lines) if "TrialError: " in line]
+  if ours:
+    return "\n".join(lines[ours[-1]:])
+  return lines[-1] if lines else type(error).__name__
 
 
 def wait_for_runs(trials: Sequence[Trial], timeout_s: float = 300.0) -> None:
