@@ -11,10 +11,11 @@ import sys
 import time
 
 import pytest
+from absl import flags
 
 from lib.progress import read_progress
 from lib.run_lock import RunLock
-from unsupervised_skill_learning import sweep
+from unsupervised_skill_learning import dads_off, sweep
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TINY = os.path.join(ROOT, "configs", "tiny.txt")
@@ -36,8 +37,8 @@ def test_grid_parsing_and_errors(tmp_path):
     sweep.parse_grid(["seed=0", "seed=1"])
   grid_file = tmp_path / "grid.yaml"
   grid_file.write_text("seed: [0, 1]\nfix_variance: true\nagent_lr: [0.001]\n")
-  assert sweep.read_grid_file(str(grid_file)) == {
-      "seed": ["0", "1"], "fix_variance": ["1"], "agent_lr": ["0.001"]}
+  assert sweep.read_grid_file(str(grid_file)) == ({
+      "seed": ["0", "1"], "fix_variance": ["1"], "agent_lr": ["0.001"]}, {})
   (tmp_path / "list.yaml").write_text("- 1\n- 2\n")
   with pytest.raises(sweep.SweepError, match="expected a mapping"):
     sweep.read_grid_file(str(tmp_path / "list.yaml"))
@@ -52,6 +53,26 @@ def test_expand_is_the_product_in_grid_order(tmp_path):
   assert [t.group for t in trials] == ["objective=dads", "objective=diayn"] * 2
   assert seen[1] == {"seed": "0", "objective": "diayn"}
   assert all(os.path.isabs(t.logdir) and t.run_dir == t.logdir + "/env" for t in trials)
+
+
+def test_arms_are_named_sets_of_settings_crossed_with_the_grid(tmp_path):
+  """An ablation: each arm changes its own settings; seeds repeat every arm."""
+  grid_file = tmp_path / "ablation.yaml"
+  grid_file.write_text("seed: [0, 1]\narms:\n  baseline: {}\n  original:\n"
+                       "    target_entropy_scale: 0.5\n    agent_init: tf_agents\n")
+  grid, arms = sweep.read_grid_file(str(grid_file))
+  assert arms == {"baseline": {}, "original": {"target_entropy_scale": "0.5",
+                                               "agent_init": "tf_agents"}}
+  trials = sweep.expand(grid, str(tmp_path), lambda settings, logdir: logdir, arms)
+  assert [t.name for t in trials] == ["seed=0,arm=baseline", "seed=0,arm=original",
+                                      "seed=1,arm=baseline", "seed=1,arm=original"]
+  assert trials[3].settings == (("seed", "1"), ("target_entropy_scale", "0.5"),
+                                ("agent_init", "tf_agents"))
+  assert [t.group for t in trials] == ["arm=baseline", "arm=original"] * 2
+  assert sweep.trial_argv(trials[3], [])[-3:-1] == ["--target_entropy_scale=0.5",
+                                                   "--agent_init=tf_agents"]
+  with pytest.raises(sweep.SweepError, match="arm original: seed is also varied"):
+    sweep.expand(grid, str(tmp_path), lambda s, l: l, {"original": {"seed": "3"}})
 
 
 def test_bad_grid_values_fail_in_one_line_before_any_trial(tmp_path):
@@ -208,3 +229,21 @@ def test_ray_wrapped_trial_errors_keep_our_message():
   message = sweep._trial_error(wrapped)  # pylint: disable=protected-access
   assert message.startswith("unsupervised_skill_learning.sweep.TrialError: trial seed=0")
   assert message.endswith("dads_off: error: --agent_lr=-1")
+
+
+def test_the_shipped_ablation_grid_names_real_settings():
+  """docs/experiments/ant_ablation.yaml (the blind-spot ablation, run on an accelerator):
+  every arm's settings are dads_off settings with valid values."""
+  grid, arms = sweep.read_grid_file(os.path.join(ROOT, "docs", "experiments",
+                                                 "ant_ablation.yaml"))
+  assert grid == {"seed": ["0", "1", "2"]} and "baseline" in arms and len(arms) >= 8
+  flag_values = flags.FLAGS
+  try:
+    flag_values(["dads_off", f"--flagfile={os.path.join(ROOT, 'configs', 'ant.txt')}"])
+    for settings in arms.values():
+      values = {name: dads_off.parse_setting(name, text) for name, text in settings.items()}
+      cfg = dads_off.config_from_flags(values, logdir="/tmp/unused")  # raises naming the flag
+      assert all(str(v) in json.dumps(cfg.to_dict()) for v in values.values())
+  finally:
+    flag_values.unparse_flags()
+  assert sweep.dimensions(grid, arms)[-1][0] == "arm"

@@ -5,7 +5,9 @@
 
 Every dads_off flag sets what the trials share (here, configs/ant.txt); each --grid
 NAME=V1,V2,... (or --grid_file=grid.yaml, a mapping of names to lists) varies one
-setting. Each trial is `dads_off ... --NAME=V ... --logdir=OUT/NAME=V,...`, run as a
+setting. For an ablation, the grid file's `arms:` maps arm names to the settings each
+arm changes (`baseline: {}`, `half_entropy: {target_entropy_scale: 0.5}`); every arm
+runs with every combination of the rest of the grid (the seeds). Each trial is `dads_off ... --NAME=V ... --logdir=OUT/NAME=V,...`, run as a
 subprocess of a Ray Tune trial: an ordinary run directory, which `dads_off` resumes,
 evaluates and exports like any other. Every trial's settings are validated before any
 trial starts.
@@ -68,7 +70,8 @@ class TrialError(RuntimeError):
 def define_flags() -> None:
   flags.DEFINE_multi_string("grid", [], "NAME=V1,V2,...: a setting to vary (repeatable).")
   flags.DEFINE_string("grid_file", "", "A YAML mapping of setting names to lists of values "
-                      "(with or instead of --grid).")
+                      "(with or instead of --grid), and optionally 'arms': named sets of "
+                      "settings, each one arm of an ablation.")
   flags.DEFINE_string("out", None, "The sweep's folder: one run directory per trial, the "
                       "results tables and the curves (required).")
   flags.DEFINE_string("address", "", "Ray cluster to join (ray://host:10001 or auto); empty: "
@@ -99,8 +102,9 @@ def parse_grid(specs: Sequence[str]) -> dict[str, list[str]]:
   return grid
 
 
-def read_grid_file(path: str) -> dict[str, list[str]]:
-  """A YAML mapping {name: [values] or value} -> {name: [value texts]}."""
+def read_grid_file(path: str) -> tuple[dict[str, list[str]], dict[str, dict[str, str]]]:
+  """A YAML mapping {name: [values] or value, ..., optionally arms: {arm: {name: value}}}
+  -> (the grid {name: [value texts]}, the arms {arm: {name: value text}})."""
   import yaml  # pylint: disable=import-outside-toplevel  (PyYAML comes with Ray)
   try:
     with open(path, encoding="utf-8") as f:
@@ -112,13 +116,19 @@ def read_grid_file(path: str) -> dict[str, list[str]]:
   if not isinstance(data, dict) or not data:
     raise SweepError(f"--grid_file={path}: expected a mapping of setting names to lists of "
                      "values, e.g. 'seed: [0, 1, 2]'")
+  arms = data.pop("arms", None) or {}
+  if not isinstance(arms, dict) or not all(isinstance(a, dict) or a is None
+                                           for a in arms.values()):
+    raise SweepError(f"--grid_file={path}: arms must map arm names to settings, e.g. "
+                     "'arms: {baseline: {}, half_entropy: {target_entropy_scale: 0.5}}'")
   grid = {}
   for name, values in data.items():
     values = values if isinstance(values, list) else [values]
     if not values:
       raise SweepError(f"--grid_file={path}: {name} has no values")
     grid[str(name)] = [_text(v) for v in values]
-  return grid
+  return grid, {str(a): {str(k): _text(v) for k, v in (settings or {}).items()}
+                for a, settings in arms.items()}
 
 
 def _text(value) -> str:
@@ -132,31 +142,49 @@ def _text(value) -> str:
 class Trial:
   """One combination of the grid: its folder name, settings and where its run lives."""
   name: str                            # 'seed=0,agent_entropy=0.1': the folder under --out
-  settings: tuple[tuple[str, str], ...]  # (name, value text) in --grid order
+  settings: tuple[tuple[str, str], ...]  # (flag, value text): what the trial sets
   logdir: str                          # absolute --logdir of its dads_off
   run_dir: str                         # <logdir>/<environment>: the run directory
+  # (grid dimension, value): the settings of the grid, and ('arm', its name) for an arm
+  labels: tuple[tuple[str, str], ...] = ()
 
   @property
   def group(self) -> str:
-    """The trial's settings other than its seed: trials that differ only in seed share it."""
-    return ",".join(f"{k}={v}" for k, v in self.settings if k != "seed") or "all"
+    """The trial's labels other than its seed: trials that differ only in seed share it."""
+    return ",".join(f"{k}={v}" for k, v in self.labels if k != "seed") or "all"
 
 
-def expand(grid: dict[str, list[str]], out: str,
-           check: Callable[[dict, str], str]) -> list[Trial]:
-  """Every combination of the grid's values, in --grid order (the last varies fastest).
+def dimensions(grid: dict[str, list[str]], arms: dict[str, dict[str, str]] | None = None
+               ) -> list[tuple[str, list[tuple[str, dict[str, str]]]]]:
+  """The grid's dimensions [(name, [(label, settings)])]: one per varied setting, and
+  'arm' for the arms (each a named set of settings), last."""
+  dims = [(name, [(v, {name: v}) for v in values]) for name, values in grid.items()]
+  if arms:
+    for arm, settings in arms.items():
+      clash = sorted(set(settings) & set(grid))
+      if clash:
+        raise SweepError(f"arm {arm}: {clash[0]} is also varied by the grid")
+    dims.append(("arm", list(arms.items())))
+  return dims
+
+
+def expand(grid: dict[str, list[str]], out: str, check: Callable[[dict, str], str],
+           arms: dict[str, dict[str, str]] | None = None) -> list[Trial]:
+  """Every combination of the grid's values (and arms), in --grid order (the last varies
+  fastest; arms last of all).
 
   check(overrides {name: value}, logdir) -> the run directory, raising ValueError naming
   the flag when that trial's settings are not valid."""
   trials = []
-  names = list(grid)
-  for values in itertools.product(*(grid[n] for n in names)):
-    settings = tuple(zip(names, values))
-    name = ",".join(f"{k}={v}" for k, v in settings) or "base"
+  dims = dimensions(grid, arms)
+  for combo in itertools.product(*(entries for _, entries in dims)):
+    labels = tuple((dim, label) for (dim, _), (label, _) in zip(dims, combo))
+    settings = tuple((k, v) for _, overrides in combo for k, v in overrides.items())
+    name = ",".join(f"{k}={v}" for k, v in labels) or "base"
     if "/" in name or name.startswith("."):
       raise SweepError(f"--grid: value {name!r} cannot name a folder")
     logdir = os.path.abspath(os.path.join(out, name))
-    trials.append(Trial(name, settings, logdir, check(dict(settings), logdir)))
+    trials.append(Trial(name, settings, logdir, check(dict(settings), logdir), labels))
   return trials
 
 
@@ -286,7 +314,7 @@ def collect(trials: Sequence[Trial]) -> list[dict]:
       status = "done"
     except (OSError, ValueError, KeyError, TypeError):
       metrics, status = {}, "unfinished"
-    rows.append({"trial": t.name, "group": t.group, "status": status, **dict(t.settings),
+    rows.append({"trial": t.name, "group": t.group, "status": status, **dict(t.labels),
                  "metrics": metrics})
   return rows
 
@@ -481,12 +509,12 @@ def main(argv):
   if f.logdir:
     _fail("--logdir: a sweep puts each trial in --out/<trial>; give --out instead")
   try:
-    grid = read_grid_file(f.grid_file) if f.grid_file else {}
+    grid, arms = read_grid_file(f.grid_file) if f.grid_file else ({}, {})
     for name, values in parse_grid(f.grid).items():
       if name in grid:
         raise SweepError(f"--grid {name}=...: {name} is also in --grid_file={f.grid_file}")
       grid[name] = values
-    trials = expand(grid, f.out, _check)
+    trials = expand(grid, f.out, _check, arms)
   except ValueError as err:
     _fail(str(err))
   if f.cpus_per_trial <= 0:
@@ -502,7 +530,8 @@ def main(argv):
                       max_concurrent=f.max_concurrent, poll_s=f.poll_s)
   rows = collect(trials)
   summary = summarize(rows)
-  results, summary_path = write_tables(f.out, rows, summary, list(grid))
+  results, summary_path = write_tables(f.out, rows, summary,
+                                       [name for name, _ in dimensions(grid, arms)])
   print(format_summary(summary))
   print(f"wrote {results} and {summary_path}")
   tags = [t for t in f.plot_tags.split(",") if t.strip()]
