@@ -247,3 +247,19 @@ def test_the_shipped_ablation_grid_names_real_settings():
   finally:
     flag_values.unparse_flags()
   assert sweep.dimensions(grid, arms)[-1][0] == "arm"
+
+
+def test_without_ray_the_sweep_says_how_to_install_it(tmp_path):
+  code = ("import sys; sys.modules['ray'] = None\n"
+          "from absl import app\n"
+          "from unsupervised_skill_learning import sweep\n"
+          "sweep.define_flags()\n"
+          f"sys.argv = ['sweep', '--flagfile={TINY}', '--grid=seed=0,1', '--out={tmp_path / 'o'}']\n"
+          "app.run(sweep.main)\n")
+  out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True,
+                       timeout=120, check=False)
+  assert out.returncode == 2, out.stderr[-2000:]
+  assert out.stderr.strip().splitlines()[-1] == (
+      "sweep: error: sweeps run on Ray Tune, which is not installed: "
+      "pip install -e '.[sweep]' (or EXTRAS=sweep make setup)")
+  assert not (tmp_path / "o").exists()
