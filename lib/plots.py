@@ -21,9 +21,12 @@ def plot_trajectories(path: str, trajectories: Sequence[np.ndarray], *,
                       labels: Sequence[str] | None = None,
                       predicted: Sequence[np.ndarray] | None = None,
                       goals: np.ndarray | None = None, title: str = "",
-                      limits: float | None = None, axes: tuple[str, str] = ("x", "y")) -> str:
+                      limits: float | None = None, axes: tuple[str, str] = ("x", "y"),
+                      planar: bool = True) -> str:
   """Draws trajectories [T, 2] (solid), optional predictions (dashed, same colour) and
-  goals (stars); `axes` names the two plotted coordinates; returns path. The file is
+  goals (stars); `axes` names the two plotted coordinates; returns path. planar: the
+  coordinates are a position in the plane (equal scales, the origin marked); otherwise
+  each axis is scaled to its own data (e.g. a position against a velocity). The file is
   written then renamed, never half-made."""
   fig, ax = plt.subplots(figsize=(6, 6))
   colors = plt.cm.tab10(np.arange(max(len(trajectories), 1)) % 10)
@@ -39,11 +42,12 @@ def plot_trajectories(path: str, trajectories: Sequence[np.ndarray], *,
     goals = np.asarray(goals)
     ax.scatter(goals[:, 0], goals[:, 1], marker="*", s=200, color="gold", edgecolor="k",
                zorder=5, label="goals")
-  ax.scatter([0], [0], marker="o", color="k", s=30, zorder=4)
+  if planar:
+    ax.scatter([0], [0], marker="o", color="k", s=30, zorder=4)
+    ax.set_aspect("equal", adjustable="datalim")
   if limits is not None:
     ax.set_xlim(-limits, limits)
     ax.set_ylim(-limits, limits)
-  ax.set_aspect("equal", adjustable="datalim")
   ax.grid(alpha=0.3)
   ax.set_xlabel(axes[0])
   ax.set_ylabel(axes[1])

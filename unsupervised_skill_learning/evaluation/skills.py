@@ -242,7 +242,8 @@ def record_skills(env: SkillWrapper, env_name: str, policy: PolicyCallable,
   labels = [steps_label(r.skill, r.steps) for r in rollouts]
   plots.plot_trajectories(os.path.join(out_dir, "traj_plot.png"), paths, labels=labels,
                           predicted=predict(rollouts) if predict is not None else None,
-                          title=f"{env_name}: skill trajectories", axes=plot_axes(positions))
+                          title=f"{env_name}: skill trajectories", axes=plot_axes(positions),
+                          planar=len(positions) >= 2)
   meta = [{"skill": r.skill.tolist(), "final_position": paths[i][-1].tolist(),
            "steps": r.steps, "return": r.episode_return,
            "video": os.path.basename(r.video) if r.video else None}
