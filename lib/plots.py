@@ -169,7 +169,7 @@ def plot_path_panels(path: str, panels: dict[str, np.ndarray], *, cell: float = 
   cell > 0 the grid lines are the coverage cells' edges (so visited cells can be seen).
   Written then renamed."""
   n = max(len(panels), 1)
-  fig, axs = plt.subplots(1, n, figsize=(3.6 * n, 3.9), sharex=True, sharey=True,
+  fig, axs = plt.subplots(1, n, figsize=(3.6 * n, 4.3), sharex=True, sharey=True,
                           squeeze=False)
   every = np.concatenate([np.asarray(p).reshape(-1, 2) for p in panels.values()])
   reach = float(np.abs(every).max()) * 1.05 if len(every) else 1.0
