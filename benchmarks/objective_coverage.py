@@ -77,7 +77,7 @@ def main(argv):
   eval_seeds = [int(s) for s in FLAGS.eval_seeds.split(",")]
   rows, panels = [], {}
   for i, objective in enumerate(objectives):
-    logdir = os.path.join(FLAGS.runs, objective)
+    logdir = os.path.join(ROOT, FLAGS.runs, objective)  # training runs in ROOT too
     if FLAGS.train:
       train(objective, logdir)
     model = load_model(logdir, seed=FLAGS.seed)

@@ -13,7 +13,9 @@ evaluates and exports like any other. Every trial's settings are validated befor
 trial starts.
 
 By default Ray is started here, on this machine (--address=ray://host:10001 or `auto`
-joins a cluster whose machines have this project installed). A trial takes
+joins a cluster whose machines have this project installed at the same path and share
+the filesystem of --out; there, stopping a trial saves it only where the cluster was
+started with RAY_kill_child_processes_on_worker_exit=false). A trial takes
 --cpus_per_trial CPUs and, where the cluster has GPUs, a fraction of one
 (--gpus_per_trial; by default 1/4, as four Ant runs share an H100 well); its JAX is
 told to take only that fraction of the GPU's memory.
@@ -32,6 +34,7 @@ Ray is the optional extra `sweep`: pip install -e '.[sweep]' (or EXTRAS=sweep ma
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import ctypes
 import dataclasses
@@ -41,6 +44,7 @@ import json
 import math
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -56,6 +60,8 @@ from unsupervised_skill_learning import dads_off
 SWEEP_HINT = "pip install -e '.[sweep]' (or EXTRAS=sweep make setup)"
 TRIAL_FILE = "trial.json"  # written when a trial has ended well: its final metrics
 TRIAL_LOG = "trial.log"    # the trial's dads_off output, appended across resumes
+# Settings a sweep leaves to each trial: they would defeat resuming.
+NOT_SWEPT = ("train_from_scratch", "override_config")
 DEFAULT_GPU_SHARE = 0.25
 
 
@@ -98,6 +104,8 @@ def parse_grid(specs: Sequence[str]) -> dict[str, list[str]]:
       raise SweepError(f"--grid={spec}: expected NAME=V1,V2,... (e.g. --grid seed=0,1,2)")
     if name in grid:
       raise SweepError(f"--grid={spec}: {name} is already varied by another --grid")
+    if len(set(items)) < len(items):
+      raise SweepError(f"--grid={spec}: a value is given twice")
     grid[name] = items
   return grid
 
@@ -127,6 +135,8 @@ def read_grid_file(path: str) -> tuple[dict[str, list[str]], dict[str, dict[str,
     if not values:
       raise SweepError(f"--grid_file={path}: {name} has no values")
     grid[str(name)] = [_text(v) for v in values]
+    if len(set(grid[str(name)])) < len(values):
+      raise SweepError(f"--grid_file={path}: {name} gives a value twice")
   return grid, {str(a): {str(k): _text(v) for k, v in (settings or {}).items()}
                 for a, settings in arms.items()}
 
@@ -158,6 +168,10 @@ def dimensions(grid: dict[str, list[str]], arms: dict[str, dict[str, str]] | Non
                ) -> list[tuple[str, list[tuple[str, dict[str, str]]]]]:
   """The grid's dimensions [(name, [(label, settings)])]: one per varied setting, and
   'arm' for the arms (each a named set of settings), last."""
+  for name in (*grid, *(k for settings in (arms or {}).values() for k in settings)):
+    if name in NOT_SWEPT:
+      raise SweepError(f"--{name}: not a sweep setting (trials resume; delete OUT/<trial> "
+                       "to start one over)")
   dims = [(name, [(v, {name: v}) for v in values]) for name, values in grid.items()]
   if arms:
     for arm, settings in arms.items():
@@ -234,13 +248,23 @@ def final_metrics(run_dir: str) -> dict[str, float]:
   return metrics
 
 
-def _die_with_parent() -> None:
-  """In the child: SIGTERM when the trial's Ray worker dies (the run then saves and exits)
-  rather than training on as an orphan. Linux's prctl(PR_SET_PDEATHSIG)."""
+def die_with_parent_hook() -> Callable[[], None]:
+  """A preexec_fn: the child gets SIGTERM when the process that starts it (the trial's Ray
+  worker) dies, so the run saves and exits rather than training on as an orphan (Linux's
+  prctl(PR_SET_PDEATHSIG)); a child whose parent is already gone exits at once. libc is
+  loaded here, before the fork: the child only calls into it."""
   try:
-    ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)
+    prctl = ctypes.CDLL("libc.so.6", use_errno=True).prctl
   except OSError:
-    pass
+    return lambda: None
+  parent = os.getpid()
+
+  def hook() -> None:
+    prctl(1, signal.SIGTERM)
+    if os.getppid() != parent:
+      os._exit(1)  # pylint: disable=protected-access  (no Python clean-up after a fork)
+
+  return hook
 
 
 def child_env(gpu_share: float) -> dict[str, str]:
@@ -250,7 +274,7 @@ def child_env(gpu_share: float) -> dict[str, str]:
   if gpu_share <= 0:
     env["JAX_PLATFORMS"] = "cpu"
   else:
-    env.setdefault("XLA_PYTHON_CLIENT_MEM_FRACTION", f"{0.9 * min(gpu_share, 1.0):.2f}")
+    env["XLA_PYTHON_CLIENT_MEM_FRACTION"] = f"{0.9 * min(gpu_share, 1.0):.2f}"
   return env
 
 
@@ -261,6 +285,9 @@ def run_trial(trial: Trial, argv: Sequence[str], *, cwd: str, gpu_share: float =
   records them in <logdir>/trial.json. report(metrics) gets each new progress.csv row
   while it runs. TrialError naming the log when dads_off fails."""
   os.makedirs(trial.logdir, exist_ok=True)
+  # What a finished earlier run recorded no longer holds while this one runs.
+  with contextlib.suppress(FileNotFoundError):
+    os.remove(os.path.join(trial.logdir, TRIAL_FILE))
   log_path = os.path.join(trial.logdir, TRIAL_LOG)
   progress = os.path.join(trial.run_dir, "progress.csv")
   reported = -1
@@ -268,7 +295,7 @@ def run_trial(trial: Trial, argv: Sequence[str], *, cwd: str, gpu_share: float =
     # A session of its own: Ray's shutdown kills its workers' process groups, which would
     # cut the run short in the middle of saving; it stops on SIGTERM instead.
     proc = subprocess.Popen(list(argv), cwd=cwd, stdout=log, stderr=subprocess.STDOUT,
-                            env=child_env(gpu_share), preexec_fn=_die_with_parent,
+                            env=child_env(gpu_share), preexec_fn=die_with_parent_hook(),
                             start_new_session=True)
     try:
       while True:
@@ -304,16 +331,15 @@ def _tail(path: str, lines: int = 5) -> str:
 
 # --- results -------------------------------------------------------------------------------
 
-def collect(trials: Sequence[Trial]) -> list[dict]:
-  """One row per trial: its name, group, settings and final metrics ({} if unfinished)."""
+def collect(trials: Sequence[Trial], base_args: Sequence[str]) -> list[dict]:
+  """One row per trial: its name, group, settings and final metrics ({} unless it
+  finished with this sweep's command line)."""
   rows = []
   for t in trials:
-    try:
+    metrics, status = {}, "unfinished"
+    if is_finished(t, trial_argv(t, base_args)):
       with open(os.path.join(t.logdir, TRIAL_FILE), encoding="utf-8") as f:
-        metrics = json.load(f)["metrics"]
-      status = "done"
-    except (OSError, ValueError, KeyError, TypeError):
-      metrics, status = {}, "unfinished"
+        metrics, status = json.load(f).get("metrics", {}), "done"
     rows.append({"trial": t.name, "group": t.group, "status": status, **dict(t.labels),
                  "metrics": metrics})
   return rows
@@ -380,7 +406,11 @@ def format_summary(summary: Sequence[dict], metrics: Sequence[str] | None = None
 # --- Ray -----------------------------------------------------------------------------------
 
 def gpu_share_for(requested: float, cluster_gpus: float) -> float:
-  """-1 (auto): DEFAULT_GPU_SHARE of a GPU where the cluster has GPUs, else none."""
+  """-1 (auto): DEFAULT_GPU_SHARE of a GPU where the cluster has GPUs, else none.
+  SweepError for a share the cluster cannot give (Ray would wait for it forever)."""
+  if requested > 0 and requested > cluster_gpus:
+    raise SweepError(f"--gpus_per_trial={requested:g}: the Ray cluster has "
+                     f"{cluster_gpus:g} GPUs")
   if requested >= 0:
     return requested
   return DEFAULT_GPU_SHARE if cluster_gpus > 0 else 0.0
@@ -407,8 +437,7 @@ def run_on_ray(trials: Sequence[Trial], base_args: Sequence[str], *, out: str, a
     # Ray SIGKILLs a stopped trial's child processes by default; ours instead get SIGTERM
     # from the kernel when their worker dies (_die_with_parent), and save before exiting.
     os.environ.setdefault("RAY_kill_child_processes_on_worker_exit", "false")
-    ray.init(num_cpus=os.cpu_count(), include_dashboard=False, log_to_driver=False,
-             object_store_memory=100 * 2**20)
+    ray.init(include_dashboard=False, log_to_driver=False, object_store_memory=100 * 2**20)
   try:
     gpu_share = gpu_share_for(gpus_per_trial, ray.cluster_resources().get("GPU", 0.0))
     by_name = {t.name: t for t in todo}
@@ -450,10 +479,13 @@ def wait_for_runs(trials: Sequence[Trial], timeout_s: float = 300.0) -> None:
   """Waits while a trial's dads_off still holds its run (a stopped sweep's trials finish
   their epoch and save), so that rerunning the sweep right away finds them free."""
   deadline = time.monotonic() + timeout_s
+  here = socket.gethostname()
   for trial in trials:
     lock = RunLock(trial.run_dir)
-    if lock.live_holder() is not None:
-      logging.info("waiting for trial %s to save and exit", trial.name)
+    holder = lock.live_holder()
+    if holder is None or holder["host"] not in (None, here):
+      continue  # another machine's process: its own node stops it
+    logging.info("waiting for trial %s to save and exit", trial.name)
     while lock.live_holder() is not None and time.monotonic() < deadline:
       time.sleep(0.5)
 
@@ -470,17 +502,27 @@ def base_arguments(argv: Sequence[str]) -> list[str]:
   flag files made absolute (trials may run in another folder)."""
   own = ("grid", "grid_file", "out", "address", "cpus_per_trial", "gpus_per_trial",
          "max_concurrent", "plot_tags", "poll_s", "logdir")
-  args, skip_next = [], False
+  args, skip_next, flagfile_next = [], False, False
   for arg in argv:
     if skip_next:
       skip_next = False
       continue
-    name = arg.lstrip("-").split("=", 1)[0]
-    if name in own:
-      skip_next = "=" not in arg  # --grid seed=0,1 (the value as the next argument)
+    if flagfile_next:
+      args.append(os.path.abspath(os.path.expanduser(arg)))
+      flagfile_next = False
       continue
-    if arg.startswith("--flagfile="):
-      arg = "--flagfile=" + os.path.abspath(arg.split("=", 1)[1])
+    if not arg.startswith("-"):  # the value of a shared flag given as `--flag value`
+      args.append(arg)
+      continue
+    name, eq, value = arg.lstrip("-").partition("=")
+    if name in own:
+      skip_next = not eq  # `--grid seed=0,1`: the value is the next argument
+      continue
+    if name == "flagfile":
+      if eq:
+        arg = "--flagfile=" + os.path.abspath(os.path.expanduser(value))
+      else:
+        flagfile_next = True
     args.append(arg)
   return args
 
@@ -519,16 +561,22 @@ def main(argv):
     _fail(str(err))
   if f.cpus_per_trial <= 0:
     _fail(f"--cpus_per_trial={f.cpus_per_trial}: must be > 0")
+  if f.train_from_scratch:
+    _fail("--train_from_scratch: not a sweep setting (trials resume; delete OUT/<trial> to "
+          "start one over)")
   try:
     import ray  # noqa: F401  pylint: disable=import-outside-toplevel,unused-import
   except ImportError:
     _fail(f"sweeps run on Ray Tune, which is not installed: {SWEEP_HINT}")
   base_args = base_arguments(sys.argv[1:])
   os.makedirs(f.out, exist_ok=True)
-  errors = run_on_ray(trials, base_args, out=f.out, address=f.address,
-                      cpus_per_trial=f.cpus_per_trial, gpus_per_trial=f.gpus_per_trial,
-                      max_concurrent=f.max_concurrent, poll_s=f.poll_s)
-  rows = collect(trials)
+  try:
+    errors = run_on_ray(trials, base_args, out=f.out, address=f.address,
+                        cpus_per_trial=f.cpus_per_trial, gpus_per_trial=f.gpus_per_trial,
+                        max_concurrent=f.max_concurrent, poll_s=f.poll_s)
+  except SweepError as err:
+    _fail(str(err))
+  rows = collect(trials, base_args)
   summary = summarize(rows)
   results, summary_path = write_tables(f.out, rows, summary,
                                        [name for name, _ in dimensions(grid, arms)])
