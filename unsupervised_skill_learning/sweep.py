@@ -421,8 +421,13 @@ def run_on_ray(trials: Sequence[Trial], base_args: Sequence[str], *, out: str, a
                poll_s: float) -> list[str]:
   """Runs the unfinished trials as Ray Tune trials; returns the errors of those that failed."""
   # pylint: disable=import-outside-toplevel  (Ray is an optional extra)
+  import logging as std_logging
+
   import ray
   from ray import tune
+
+  # Tune's own resume advice (Tuner.restore) does not apply: rerunning the command resumes.
+  std_logging.getLogger("ray.tune").setLevel(std_logging.ERROR)
 
   cwd = os.getcwd()
   todo = [t for t in trials if not is_finished(t, trial_argv(t, base_args))]
