@@ -27,6 +27,7 @@ from unsupervised_skill_learning.objectives.skill_dynamics import (SkillDynamics
                                                                    SkillDynamicsConfig)
 from unsupervised_skill_learning.planning import planners
 from unsupervised_skill_learning.validation import ConfigError
+from testkit import state_transitions
 
 
 def _batch(b, obs_dim, skill_dim, act_dim, seed=0):
@@ -219,14 +220,6 @@ def test_running_stats_ema_and_batch_statistics():
 
 
 # --- alternative skills ------------------------------------------------------------------
-def _transitions(obs, skill, next_obs):
-  n = obs.shape[:-1]
-  return Transition(obs=obs, skill=skill, action=jnp.zeros((*n, 1), jnp.float32),
-                    next_obs=next_obs, reward=jnp.zeros(n, jnp.float32),
-                    terminated=jnp.zeros(n, bool), truncated=jnp.zeros(n, bool),
-                    behaviour_logp=jnp.zeros(n, jnp.float32))
-
-
 @pytest.mark.parametrize("input_positions", [(), (1,)])
 def test_per_transition_alternatives_are_drawn_for_every_row(input_positions):
   prior = SkillPrior("cont_uniform", 2)
@@ -242,7 +235,7 @@ def test_per_transition_alternatives_are_drawn_for_every_row(input_positions):
   r = np.random.default_rng(0)
   obs = jnp.asarray(r.normal(size=(5, 2)), jnp.float32)
   nxt = obs + jnp.asarray(r.normal(size=(5, 2)), jnp.float32)
-  batch = _transitions(obs, jnp.asarray(r.uniform(-1, 1, (5, 2)), jnp.float32), nxt)
+  batch = state_transitions(obs, jnp.asarray(r.uniform(-1, 1, (5, 2)), jnp.float32), nxt)
   state = obj.init(jax.random.key(0))
   reward, _ = jax.jit(obj.reward)(state, batch, key)
 

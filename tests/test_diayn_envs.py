@@ -4,7 +4,6 @@ control) and BipedalWalker (Box2D, the `box2d` extra), both drawn by Gymnasium's
 rgb_array rendering."""
 
 import json
-import os
 import subprocess
 import sys
 
@@ -16,16 +15,13 @@ from lib import rendering
 from lib.skill_prior import SkillPrior
 from lib.video import read_mp4
 from unsupervised_skill_learning.evaluation import skills as skill_eval
+from testkit import ROOT, TINY, run_module
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-TINY = os.path.join(ROOT, "configs", "tiny.txt")
 STEPS = 30
 
 
 def drive(*args):
-  cmd = [sys.executable, "-m", "unsupervised_skill_learning.dads_off", f"--flagfile={TINY}",
-         *args]
-  return subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=600, check=False)
+  return run_module("dads_off", f"--flagfile={TINY}", *args)
 
 
 @pytest.mark.parametrize("name", ["MountainCarContinuous-v0", "BipedalWalker-v3", "HalfCheetah-v5"])

@@ -3,7 +3,6 @@
 import json
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -12,18 +11,15 @@ from absl import flags
 from lib.video import read_mp4
 from lib.tb_scalars import read_scalars
 from unsupervised_skill_learning import dads_off
+from testkit import ROOT, TINY, run_module
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-TINY = os.path.join(ROOT, "configs", "tiny.txt")
 EXPECTED_SCALARS = ("episode_size", "episode_return", "intrinsic_reward", "dads/logp",
                     "dads/logp_altz", "dynamics_loss", "critic_loss", "actor_loss",
                     "alpha_loss", "alpha", "perf/env_steps_per_sec", "perf/updates_per_sec")
 
 
 def drive(logdir, *args, check=True):
-  cmd = [sys.executable, "-m", "unsupervised_skill_learning.dads_off", f"--flagfile={TINY}",
-         f"--logdir={logdir}", *args]
-  out = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=600, check=False)
+  out = run_module("dads_off", f"--flagfile={TINY}", f"--logdir={logdir}", *args)
   if check:
     assert out.returncode == 0, out.stderr[-3000:]
   return out
@@ -144,9 +140,7 @@ def test_every_config_parses_and_validates(name):
     (["--flagfile=configs/missing.txt"], "--flagfile=configs/missing.txt"),
 ])
 def test_invalid_values_give_one_line_errors(tmp_path, args, flag):
-  cmd = [sys.executable, "-m", "unsupervised_skill_learning.dads_off", f"--logdir={tmp_path}",
-         *args]
-  out = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=120, check=False)
+  out = run_module("dads_off", f"--logdir={tmp_path}", *args, timeout=120)
   assert out.returncode != 0
   lines = [l for l in out.stderr.splitlines() if l.strip() and not l[:1] in "IW"]
   assert len(lines) == 1, out.stderr

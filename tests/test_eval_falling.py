@@ -3,23 +3,18 @@ with their lengths (Hopper-v5 through Gymnasium, Humanoid-v1 with its terminatio
 
 import json
 import os
-import subprocess
-import sys
 
 import numpy as np
 
 from unsupervised_skill_learning.evaluation import skills as skill_eval
+from testkit import ROOT, TINY, run_module
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-TINY = os.path.join(ROOT, "configs", "tiny.txt")
 HUMANOID = os.path.join(ROOT, "configs", "humanoid_offpolicy.txt")
 MAX_STEPS = 50
 
 
 def drive(flagfile, *args):
-  cmd = [sys.executable, "-m", "unsupervised_skill_learning.dads_off", f"--flagfile={flagfile}",
-         *args]
-  return subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=600, check=False)
+  return run_module("dads_off", f"--flagfile={flagfile}", *args)
 
 
 def check_lengths_reported(eval_dir, num_skills):

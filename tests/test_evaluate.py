@@ -1,9 +1,6 @@
 """--run_eval=1 end to end on a tiny trained logdir, and its error paths."""
 
 import json
-import os
-import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -11,16 +8,14 @@ import pytest
 from lib.skill_prior import SkillPrior
 from unsupervised_skill_learning.evaluation import skills as skill_eval
 from unsupervised_skill_learning.planning import goal_reaching
+from testkit import TINY, run_module
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-TINY = os.path.join(ROOT, "configs", "tiny.txt")
 EVAL_FLAGS = ("--num_candidate_sequences=8", "--refine_steps=2", "--primitive_horizon=5",
               "--goals=0.5,0.5;-0.5,0.2")
 
 
 def drive(*args):
-  cmd = [sys.executable, "-m", "unsupervised_skill_learning.dads_off", f"--flagfile={TINY}", *args]
-  return subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=600, check=False)
+  return run_module("dads_off", f"--flagfile={TINY}", *args)
 
 
 @pytest.fixture(scope="module")

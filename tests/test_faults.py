@@ -7,7 +7,6 @@ import os
 import shutil
 import signal
 import subprocess
-import sys
 import time
 
 import pytest
@@ -16,20 +15,21 @@ from absl import flags
 from lib import checkpoint
 from lib.tb_scalars import read_scalars
 from unsupervised_skill_learning import dads_off
+from testkit import ROOT, TINY, module_command, run_module
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-TINY = os.path.join(ROOT, "configs", "tiny.txt")
 QUIET = ("--num_evals=0",)
 
 
+def run_flags(logdir, *args):
+  return [f"--flagfile={TINY}", f"--logdir={logdir}", *QUIET, *args]
+
+
 def cmd(logdir, *args):
-  return [sys.executable, "-m", "unsupervised_skill_learning.dads_off", f"--flagfile={TINY}",
-          f"--logdir={logdir}", *QUIET, *args]
+  return module_command("dads_off", *run_flags(logdir, *args))
 
 
 def drive(logdir, *args, check=True):
-  out = subprocess.run(cmd(logdir, *args), cwd=ROOT, capture_output=True, text=True,
-                       timeout=600, check=False)
+  out = run_module("dads_off", *run_flags(logdir, *args))
   if check:
     assert out.returncode == 0, out.stderr[-3000:]
   return out
@@ -246,8 +246,7 @@ def test_logdir_that_is_a_file_or_cannot_be_made(tmp_path):
   afile = tmp_path / "afile"
   afile.write_text("x")
   for logdir, words in ((afile, "is a file"), (afile / "sub", "cannot create")):
-    out = subprocess.run(cmd(logdir), cwd=ROOT, capture_output=True, text=True, timeout=120,
-                         check=False)
+    out = run_module("dads_off", *run_flags(logdir), timeout=120)
     assert out.returncode != 0
     (line,) = error_lines(out.stderr)
     assert f"--logdir={logdir}" in line and words in line
@@ -257,10 +256,8 @@ def test_damaged_exported_model_is_named(tmp_path):
   model = tmp_path / "model"
   shutil.copytree(os.path.join(ROOT, "pretrained", "ant_xy"), model)
   run = model / "Ant-v1"
-  eval_cmd = [sys.executable, "-m", "unsupervised_skill_learning.dads_off", f"--logdir={model}",
-              "--run_train=0", "--run_eval=1"]
-  out = subprocess.run([*eval_cmd, "--hidden_layer_size=64"], cwd=ROOT, capture_output=True,
-                       text=True, timeout=120, check=False)
+  eval_flags = (f"--logdir={model}", "--run_train=0", "--run_eval=1")
+  out = run_module("dads_off", *eval_flags, "--hidden_layer_size=64", timeout=120)
   assert out.returncode != 0  # a flag contradicting the trained run is never ignored
   (line,) = error_lines(out.stderr)
   assert "--hidden_layer_size=64 (trained with 512)" in line
@@ -268,16 +265,16 @@ def test_damaged_exported_model_is_named(tmp_path):
   data = bytearray(weights.read_bytes())
   data[len(data) // 3] ^= 0x40
   weights.write_bytes(bytes(data))
-  out = subprocess.run(eval_cmd, cwd=ROOT, capture_output=True, text=True, timeout=120, check=False)
+  out = run_module("dads_off", *eval_flags, timeout=120)
   assert out.returncode != 0
   (line,) = error_lines(out.stderr)
   assert str(weights) in line and "damaged" in line
   (run / "config.json").write_text("{ not json")
-  out = subprocess.run(eval_cmd, cwd=ROOT, capture_output=True, text=True, timeout=120, check=False)
+  out = run_module("dads_off", *eval_flags, timeout=120)
   (line,) = error_lines(out.stderr)
   assert str(run / "config.json") in line
   (run / "config.json").write_text(json.dumps({"skills": {"skill_type": "beta"}}))
-  out = subprocess.run(eval_cmd, cwd=ROOT, capture_output=True, text=True, timeout=120, check=False)
+  out = run_module("dads_off", *eval_flags, timeout=120)
   (line,) = error_lines(out.stderr)
   assert str(run / "config.json") in line and "skill_type" in line
 

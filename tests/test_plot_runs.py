@@ -5,7 +5,6 @@ import csv
 import json
 import os
 import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -14,14 +13,7 @@ from lib import plots
 from lib.logger import Logger
 from unsupervised_skill_learning import export_curves
 from unsupervised_skill_learning import plot_runs as pr
-
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-TINY = os.path.join(ROOT, "configs", "tiny.txt")
-
-
-def tool(module, *args):
-  return subprocess.run([sys.executable, "-m", f"unsupervised_skill_learning.{module}", *args],
-                        cwd=ROOT, capture_output=True, text=True, timeout=600, check=False)
+from testkit import ROOT, TINY, module_command, run_module
 
 
 @pytest.fixture(scope="module")
@@ -29,8 +21,8 @@ def seeds(tmp_path_factory):
   """Two tiny driver runs, seeds 0 and 1, in one parent folder (trained side by side)."""
   parent = tmp_path_factory.mktemp("seeds")
   procs = [subprocess.Popen(
-      [sys.executable, "-m", "unsupervised_skill_learning.dads_off", f"--flagfile={TINY}",
-       f"--logdir={parent / f'seed{s}'}", f"--seed={s}", "--num_epochs=2", "--num_evals=0"],
+      module_command("dads_off", f"--flagfile={TINY}",
+       f"--logdir={parent / f'seed{s}'}", f"--seed={s}", "--num_epochs=2", "--num_evals=0"),
       cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True) for s in (0, 1)]
   for p in procs:
     _, err = p.communicate(timeout=600)
@@ -57,7 +49,7 @@ def fake_run(logdir, points, **settings):
 
 
 def test_two_seeds_are_one_group_in_png_and_svg(seeds, tmp_path):
-  out = tool("plot_runs", str(seeds), "--tags=intrinsic_reward,episode_return",
+  out = run_module("plot_runs", str(seeds), "--tags=intrinsic_reward,episode_return",
              f"--out={tmp_path / 'plot.png'}", "--smooth=2")
   assert out.returncode == 0, out.stderr[-3000:]
   groups = [line for line in out.stdout.splitlines() if not line.startswith("wrote ")]
@@ -122,7 +114,7 @@ def test_groups_follow_the_configs(tmp_path):
 
 
 def test_bad_input_is_one_line_naming_the_flag(seeds, tmp_path):
-  out = tool("plot_runs", str(seeds), "--tags=intrinsic_reward,nope", f"--out={tmp_path / 'p'}")
+  out = run_module("plot_runs", str(seeds), "--tags=intrinsic_reward,nope", f"--out={tmp_path / 'p'}")
   assert out.returncode == 2 and "Traceback" not in out.stderr
   line, = out.stderr.strip().splitlines()[-1:]
   assert line.startswith("plot_runs: error: --tags=intrinsic_reward,nope: no run logged 'nope'")
@@ -139,11 +131,11 @@ def test_bad_input_is_one_line_naming_the_flag(seeds, tmp_path):
 
 
 def test_export_curves_takes_one_run(seeds, tmp_path):
-  out = tool("export_curves", f"--run_dir={seeds}", f"--out={tmp_path / 'x'}")
+  out = run_module("export_curves", f"--run_dir={seeds}", f"--out={tmp_path / 'x'}")
   assert out.returncode == 2 and len(out.stderr.strip().splitlines()) == 1, out.stderr
   assert "holds 2 runs" in out.stderr and "plot_runs" in out.stderr
   # A logdir holding one run is that run.
-  out = tool("export_curves", f"--run_dir={seeds / 'seed0'}", f"--out={tmp_path / 'x'}")
+  out = run_module("export_curves", f"--run_dir={seeds / 'seed0'}", f"--out={tmp_path / 'x'}")
   assert out.returncode == 0, out.stderr[-3000:]
   with open(tmp_path / "x_curves.csv", newline="", encoding="utf-8") as f:
     rows = list(csv.DictReader(f))

@@ -6,21 +6,12 @@ import numpy as np
 import pytest
 
 from lib.skill_prior import SkillPrior
-from lib.transition import Transition
 from unsupervised_skill_learning.config import RunConfig, SkillConfig
 from unsupervised_skill_learning.objectives import OBJECTIVES, ObjectiveContext
 from unsupervised_skill_learning.objectives.dads import DADS, DADSConfig, dads_reward_from_logps
 from unsupervised_skill_learning.objectives.diayn import DIAYN, DIAYNConfig
 from unsupervised_skill_learning.validation import ConfigError
-
-
-def _transitions(obs, skill, next_obs):
-  """The transitions an objective reads (obs, skill, next_obs); the rest zeros."""
-  n = obs.shape[:-1]
-  return Transition(obs=obs, skill=skill, action=jnp.zeros((*n, 1), jnp.float32),
-                    next_obs=next_obs, reward=jnp.zeros(n, jnp.float32),
-                    terminated=jnp.zeros(n, bool), truncated=jnp.zeros(n, bool),
-                    behaviour_logp=jnp.zeros(n, jnp.float32))
+from testkit import state_transitions
 
 
 def _context(prior, input_positions=()):
@@ -50,7 +41,7 @@ def _skill_effect(scale, noise, skill_matters=True):
     nxt = obs.copy()
     effect = z if skill_matters else rng.uniform(-1, 1, (n, 2)).astype(np.float32)
     nxt[:, :2] += scale * effect + noise * rng.normal(size=(n, 2)).astype(np.float32)
-    return _transitions(jnp.asarray(obs), jnp.asarray(z), jnp.asarray(nxt))
+    return state_transitions(jnp.asarray(obs), jnp.asarray(z), jnp.asarray(nxt))
   return make
 
 
@@ -105,7 +96,7 @@ def test_exact_sum_over_other_discrete_skills():
   rng = np.random.default_rng(0)
   z = np.eye(4, dtype=np.float32)[rng.integers(0, 4, 16)]
   obs = rng.normal(size=(16, 4)).astype(np.float32)
-  batch = _transitions(jnp.asarray(obs), jnp.asarray(z), jnp.asarray(obs + 0.3))
+  batch = state_transitions(jnp.asarray(obs), jnp.asarray(z), jnp.asarray(obs + 0.3))
   reward, _ = obj.reward(state, batch, jax.random.key(0))
   s = obj.reduce(batch.obs)
   logps = np.stack([np.asarray(obj.dynamics.log_prob(state, s, jnp.tile(jnp.eye(4)[k], (16, 1)),
@@ -136,7 +127,7 @@ def test_diayn_discriminator_learns_separable_skills(kind):
     xy = (z @ centers if kind == "discrete_uniform" else 3 * z) + 0.1 * rng.normal(size=(n, 2))
     obs = np.zeros((n, 3), np.float32)
     nxt = np.concatenate([xy, np.zeros((n, 1))], 1).astype(np.float32)
-    return _transitions(jnp.asarray(obs), jnp.asarray(z), jnp.asarray(nxt))
+    return state_transitions(jnp.asarray(obs), jnp.asarray(z), jnp.asarray(nxt))
 
   untrained = obj.init(jax.random.key(0))
   test_batch = make(np.random.default_rng(7), 512)
@@ -158,7 +149,7 @@ def test_fast_reward_equals_straightforward_computation(kind, random_skills, inp
   state = obj.init(jax.random.key(4))
   rng = np.random.default_rng(5)
   obs = rng.normal(size=(128, 4)).astype(np.float32)
-  batch = _transitions(jnp.asarray(obs), jnp.asarray(prior.sample(rng, 128)),
+  batch = state_transitions(jnp.asarray(obs), jnp.asarray(prior.sample(rng, 128)),
                        jnp.asarray(obs + rng.normal(size=(128, 4)).astype(np.float32)))
   fast, _ = jax.jit(obj.reward)(state, batch, jax.random.key(6))
   naive = jax.jit(obj.reward_naive)(state, batch, jax.random.key(6))

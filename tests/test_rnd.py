@@ -1,10 +1,6 @@
 """The RND objective (objectives/rnd.py): novelty from a predictor's error, normalizers in
 the state, the registry and flags, and end-to-end driver runs."""
 
-import os
-import subprocess
-import sys
-
 import flax.serialization
 import jax
 import jax.numpy as jnp
@@ -13,24 +9,18 @@ import pytest
 
 from lib.skill_prior import SkillPrior
 from lib.tb_scalars import read_scalars
-from lib.transition import Transition
 from unsupervised_skill_learning.config import RunConfig
 from unsupervised_skill_learning.objectives import OBJECTIVES, ObjectiveContext
 from unsupervised_skill_learning.objectives.rnd import RND, RNDConfig
 from unsupervised_skill_learning.validation import ConfigError
-
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-TINY = os.path.join(ROOT, "configs", "tiny.txt")
+from testkit import TINY, run_module, state_transitions
 
 
 def _transitions(next_obs, obs=None):
   """Transitions with the given next observations [B, D] (obs: the same unless given)."""
   next_obs = jnp.asarray(next_obs, jnp.float32)
-  n = next_obs.shape[0]
-  return Transition(obs=next_obs if obs is None else jnp.asarray(obs, jnp.float32),
-                    skill=jnp.zeros((n, 1)), action=jnp.zeros((n, 1)), next_obs=next_obs,
-                    reward=jnp.zeros(n), terminated=jnp.zeros(n, bool),
-                    truncated=jnp.zeros(n, bool), behaviour_logp=jnp.zeros(n))
+  obs = next_obs if obs is None else jnp.asarray(obs, jnp.float32)
+  return state_transitions(obs, jnp.zeros((next_obs.shape[0], 1), jnp.float32), next_obs)
 
 
 def _rnd(**settings):
@@ -181,9 +171,8 @@ def test_registry_flags_and_validation():
 
 
 def _drive(logdir, *args):
-  cmd = [sys.executable, "-m", "unsupervised_skill_learning.dads_off", f"--flagfile={TINY}",
-         f"--logdir={logdir}", "--objective=rnd", *args]
-  out = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=600, check=False)
+  out = run_module("dads_off", f"--flagfile={TINY}", f"--logdir={logdir}", "--objective=rnd",
+                   *args)
   assert out.returncode == 0, out.stderr[-3000:]
   return out
 

@@ -16,15 +16,11 @@ from absl import flags
 from lib.progress import read_progress
 from lib.run_lock import RunLock
 from unsupervised_skill_learning import dads_off, sweep
-
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-TINY = os.path.join(ROOT, "configs", "tiny.txt")
+from testkit import ROOT, TINY, run_module
 
 
 def run_sweep(*args, timeout=600):
-  cmd = [sys.executable, "-m", "unsupervised_skill_learning.sweep", f"--flagfile={TINY}", *args]
-  return subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=timeout,
-                        check=False)
+  return run_module("sweep", f"--flagfile={TINY}", *args, timeout=timeout)
 
 
 def test_grid_parsing_and_errors(tmp_path):

@@ -4,8 +4,6 @@ returns of --run_eval=1."""
 import json
 import os
 import re
-import subprocess
-import sys
 
 import jax
 import numpy as np
@@ -16,23 +14,17 @@ from lib.skill_prior import SkillPrior
 from lib.video import read_mp4
 from unsupervised_skill_learning import test_policy as tp
 from unsupervised_skill_learning.evaluation import skills as skill_eval
+from testkit import ROOT, TINY, run_module
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-TINY = os.path.join(ROOT, "configs", "tiny.txt")
 PRETRAINED = os.path.join(ROOT, "pretrained", "ant_xy")
 LINE = re.compile(r"^skill=(\d+) z=(\S+) episode=(\d+) return=(\S+) length=(\d+)$")
-
-
-def command(module, *args):
-  return subprocess.run([sys.executable, "-m", f"unsupervised_skill_learning.{module}", *args],
-                        cwd=ROOT, capture_output=True, text=True, timeout=600, check=False)
 
 
 @pytest.fixture(scope="module")
 def tiny_run(tmp_path_factory):
   """2 epochs (checkpoints 1 and 2), then --run_eval=1 in the same invocation."""
   logdir = tmp_path_factory.mktemp("run")
-  out = command("dads_off", f"--flagfile={TINY}", f"--logdir={logdir}", "--num_epochs=2",
+  out = run_module("dads_off", f"--flagfile={TINY}", f"--logdir={logdir}", "--num_epochs=2",
                 "--record_freq=1000", "--run_eval=1", "--record_eval_videos=0",
                 "--num_candidate_sequences=8", "--refine_steps=2", "--primitive_horizon=5",
                 "--goals=0.5,0.5")
@@ -47,7 +39,7 @@ def episode_lines(stdout):
 
 
 def test_pretrained_model_prints_each_episode_and_films_it(tmp_path):
-  out = command("test_policy", f"--logdir={PRETRAINED}", "--episodes=2", "--max_env_steps=20",
+  out = run_module("test_policy", f"--logdir={PRETRAINED}", "--episodes=2", "--max_env_steps=20",
                 f"--video={tmp_path}")
   assert out.returncode == 0, out.stderr[-3000:]
   episodes = episode_lines(out.stdout)
@@ -62,7 +54,7 @@ def test_pretrained_model_prints_each_episode_and_films_it(tmp_path):
 
 
 def test_older_checkpoint_with_a_given_skill(tiny_run):
-  out = command("test_policy", f"--logdir={tiny_run}", "--checkpoint=1", "--episodes=2",
+  out = run_module("test_policy", f"--logdir={tiny_run}", "--checkpoint=1", "--episodes=2",
                 "--skill=0.3,-0.5", "--deterministic")
   assert out.returncode == 0, out.stderr[-3000:]
   assert [e[:3] for e in episode_lines(out.stdout)] == [("0", "0.3,-0.5", "0"),
@@ -81,7 +73,7 @@ def test_older_checkpoint_with_a_given_skill(tiny_run):
 
 
 def test_bad_choices_are_one_line_naming_the_flag(tiny_run):
-  out = command("test_policy", f"--logdir={tiny_run}", "--checkpoint=9")
+  out = run_module("test_policy", f"--logdir={tiny_run}", "--checkpoint=9")
   assert out.returncode == 2 and "Traceback" not in out.stderr
   assert out.stderr.strip().splitlines()[-1].startswith("test_policy: error: --checkpoint=9: ")
   assert "(epochs there: 1, 2)" in out.stderr

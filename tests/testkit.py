@@ -1,0 +1,35 @@
+"""What many test modules share: where the project is, the tiny configuration, running
+one of the project's command-line modules, and transitions built from states."""
+
+import os
+import subprocess
+import sys
+
+import jax.numpy as jnp
+
+from lib.transition import Transition
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+TINY = os.path.join(ROOT, "configs", "tiny.txt")
+
+
+def module_command(module: str, *args: str) -> list[str]:
+  """`python -m unsupervised_skill_learning.<module> args...` as an argv list."""
+  return [sys.executable, "-m", f"unsupervised_skill_learning.{module}", *args]
+
+
+def run_module(module: str, *args: str, timeout: float = 600) -> subprocess.CompletedProcess:
+  """Runs module_command in the project's root; stdout and stderr captured as text, the
+  exit code left to the caller."""
+  return subprocess.run(module_command(module, *args), cwd=ROOT, capture_output=True,
+                        text=True, timeout=timeout, check=False)
+
+
+def state_transitions(obs, skill, next_obs) -> Transition:
+  """Transitions [...] of the states an objective reads (obs, skill, next_obs); the action
+  [..., 1] and every other field zeros."""
+  n = obs.shape[:-1]
+  return Transition(obs=obs, skill=skill, action=jnp.zeros((*n, 1), jnp.float32),
+                    next_obs=next_obs, reward=jnp.zeros(n, jnp.float32),
+                    terminated=jnp.zeros(n, bool), truncated=jnp.zeros(n, bool),
+                    behaviour_logp=jnp.zeros(n, jnp.float32))
