@@ -18,6 +18,7 @@ import sys
 
 from absl import app, flags, logging
 
+from unsupervised_skill_learning import cli
 from unsupervised_skill_learning.objectives import OBJECTIVES
 
 _F = flags
@@ -184,18 +185,8 @@ def _check_logdir(logdir: str) -> None:
     _fail(f"--logdir={logdir}: not writable")
 
 
-def _fail(message: str, program: str = "dads_off") -> None:
-  print(f"{program}: error: {message}", file=sys.stderr)
-  sys.exit(2)
-
-
-def check_flagfiles(argv: list[str], program: str = "dads_off") -> None:
-  """A missing --flagfile is a one-line error (absl's own message spans two lines)."""
-  for arg in argv[1:]:
-    if arg.startswith("--flagfile="):
-      path = arg.split("=", 1)[1]
-      if not os.path.isfile(path):
-        _fail(f"--flagfile={path}: no such file", program)
+def _fail(message: str) -> None:
+  cli.fail("dads_off", message)
 
 
 def _quiet_third_party_logs() -> None:
@@ -256,11 +247,11 @@ def run():
   """Console-script entry point (`dads-off`)."""
   # absl's --help lists the flags of the module named by argv[0]; for the console
   # script that is the launcher, so point it at this module instead.
-  check_flagfiles(sys.argv)
+  cli.check_flagfiles(sys.argv, "dads_off")
   sys.argv[0] = __name__
   app.run(main)
 
 
 if __name__ == "__main__":
-  check_flagfiles(sys.argv)
+  cli.check_flagfiles(sys.argv, "dads_off")
   app.run(main)

@@ -12,7 +12,6 @@ from __future__ import annotations
 import csv
 import io
 import os
-import sys
 
 import numpy as np
 from absl import app, flags
@@ -20,6 +19,7 @@ from absl import app, flags
 from lib import plots
 from lib.atomic import atomic_write
 from lib.tb_scalars import find_runs, read_scalars
+from unsupervised_skill_learning import cli
 
 FLAGS = flags.FLAGS
 
@@ -78,8 +78,7 @@ def export(run_dir: str, out: str) -> tuple[str, str]:
 
 
 def _fail(message: str) -> None:
-  print(f"export_curves: error: {message}", file=sys.stderr)
-  sys.exit(2)
+  cli.fail("export_curves", message)
 
 
 def main(argv):

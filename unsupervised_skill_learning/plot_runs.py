@@ -20,13 +20,13 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-import sys
 
 import numpy as np
 from absl import app, flags
 
 from lib import plots
 from lib.tb_scalars import find_runs, read_scalars
+from unsupervised_skill_learning import cli
 
 FLAGS = flags.FLAGS
 
@@ -221,8 +221,7 @@ def plot_runs(paths: list[str], tags: list[str], out: str, *, smooth: int = 1,
 
 
 def _fail(message: str) -> None:
-  print(f"plot_runs: error: {message}", file=sys.stderr)
-  sys.exit(2)
+  cli.fail("plot_runs", message)
 
 
 def main(argv):

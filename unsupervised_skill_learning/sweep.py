@@ -55,7 +55,7 @@ from absl import app, flags, logging
 from lib.atomic import atomic_write, atomic_write_json
 from lib.progress import read_progress
 from lib.run_lock import RunLock
-from unsupervised_skill_learning import dads_off
+from unsupervised_skill_learning import cli, dads_off
 
 SWEEP_HINT = "pip install -e '.[sweep]' (or EXTRAS=sweep make setup)"
 TRIAL_FILE = "trial.json"  # written when a trial has ended well: its final metrics
@@ -543,8 +543,7 @@ def _check(overrides: dict, logdir: str) -> str:
 
 
 def _fail(message: str) -> None:
-  print(f"sweep: error: {message}", file=sys.stderr)
-  sys.exit(2)
+  cli.fail("sweep", message)
 
 
 def main(argv):
@@ -607,5 +606,5 @@ def main(argv):
 
 if __name__ == "__main__":
   define_flags()
-  dads_off.check_flagfiles(sys.argv, "sweep")
+  cli.check_flagfiles(sys.argv, "sweep")
   app.run(main)

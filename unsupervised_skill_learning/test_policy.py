@@ -28,6 +28,8 @@ import sys
 import numpy as np
 from absl import app, flags
 
+from unsupervised_skill_learning import cli
+
 __test__ = False  # a command named test_*, not a pytest module
 
 FLAGS = flags.FLAGS
@@ -182,8 +184,7 @@ def run_episodes(model, plan: Plan, *, deterministic: bool, max_env_steps: int, 
 
 
 def _fail(message: str) -> None:
-  print(f"test_policy: error: {message}", file=sys.stderr)
-  sys.exit(2)
+  cli.fail("test_policy", message)
 
 
 def main(argv):
