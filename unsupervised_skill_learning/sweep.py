@@ -229,17 +229,22 @@ def _flatten(prefix: str, value, out: dict[str, float]) -> None:
     out[prefix] = float(value)
 
 
+def row_numbers(row: dict[str, str]) -> dict[str, float]:
+  """The cells of a progress.csv row that are numbers (an empty cell is left out)."""
+  numbers = {}
+  for k, v in row.items():
+    try:
+      numbers[k] = float(v)
+    except ValueError:
+      pass
+  return numbers
+
+
 def final_metrics(run_dir: str) -> dict[str, float]:
   """The numbers of the last progress.csv row, and of eval/eval_summary.json when the run
   was evaluated (prefixed eval/)."""
-  metrics: dict[str, float] = {}
   _, rows = read_progress(os.path.join(run_dir, "progress.csv"))
-  if rows:
-    for k, v in rows[-1].items():
-      try:
-        metrics[k] = float(v)
-      except ValueError:
-        pass
+  metrics = row_numbers(rows[-1]) if rows else {}
   try:
     with open(os.path.join(run_dir, "eval", "eval_summary.json"), encoding="utf-8") as f:
       _flatten("eval", json.load(f), metrics)
@@ -306,7 +311,7 @@ def run_trial(trial: Trial, argv: Sequence[str], *, cwd: str, gpu_share: float =
         _, rows = read_progress(progress)
         if len(rows) - 1 > reported:
           reported = len(rows) - 1
-          report(final_metrics(trial.run_dir))
+          report(row_numbers(rows[-1]))
         if code is not None:
           break
     except BaseException:
