@@ -112,7 +112,7 @@ def main(argv):
     titled[f"{LABELS.get(name, name)}: {np.mean(cells):.0f} ± {np.std(cells):.0f} cells"] = (
         panels[name])
   steps = max(r["env_steps"] for r in rows)
-  plots.plot_path_panels(os.path.join(ROOT, FLAGS.out_png), titled, cell=0.0,
+  plots.plot_path_panels(os.path.join(ROOT, FLAGS.out_png), titled,
                          title=f"Ant x-y: 48 episodes of 200 steps per policy, after "
                                f"{plots.compact_number(steps)} env steps of training "
                                f"(eval seed {eval_seeds[0]})")

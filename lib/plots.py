@@ -163,16 +163,14 @@ def plot_bands(path: str, panels: dict[str, Sequence[Band]], title: str = "",
   return _save(fig, path, dpi=100)
 
 
-def plot_path_panels(path: str, panels: dict[str, np.ndarray], *, cell: float = 0.0,
-                     title: str = "", axes: tuple[str, str] = ("x", "y")) -> str:
-  """One panel per entry {title: paths [K, T + 1, 2]}, side by side on shared axes; with
-  cell > 0 the grid lines are the coverage cells' edges (so visited cells can be seen).
-  Written then renamed."""
-  n = max(len(panels), 1)
-  fig, axs = plt.subplots(1, n, figsize=(3.6 * n, 4.3), sharex=True, sharey=True,
-                          squeeze=False)
+def plot_path_panels(path: str, panels: dict[str, np.ndarray], *, title: str = "",
+                     axes: tuple[str, str] = ("x", "y")) -> str:
+  """One panel per entry {title: paths [K, T + 1, 2]} (at least one), side by side on
+  shared, equal axes around the origin. Written then renamed."""
+  fig, axs = plt.subplots(1, len(panels), figsize=(3.6 * len(panels), 4.3), sharex=True,
+                          sharey=True, squeeze=False)
   every = np.concatenate([np.asarray(p).reshape(-1, 2) for p in panels.values()])
-  reach = float(np.abs(every).max()) * 1.05 if len(every) else 1.0
+  reach = float(np.abs(every).max()) * 1.05
   for ax, (name, paths) in zip(axs[0], panels.items()):
     colors = plt.cm.hsv(np.linspace(0, 1, max(len(paths), 1), endpoint=False))
     for color, p in zip(colors, np.asarray(paths)):
@@ -181,10 +179,6 @@ def plot_path_panels(path: str, panels: dict[str, np.ndarray], *, cell: float = 
     ax.set_xlim(-reach, reach)
     ax.set_ylim(-reach, reach)
     ax.set_aspect("equal")
-    if cell > 0 and reach / cell <= 40:
-      ax.xaxis.set_minor_locator(ticker.MultipleLocator(cell))
-      ax.yaxis.set_minor_locator(ticker.MultipleLocator(cell))
-      ax.grid(which="minor", alpha=0.15)
     ax.grid(alpha=0.3)
     ax.set_title(name, fontsize=9)
     ax.set_xlabel(axes[0])
