@@ -131,20 +131,28 @@ def test_point_mass_reset_is_jittable_and_vmappable(point_mass):
   assert obs.shape == (4, 8) and np.all(np.isfinite(obs))
 
 
+def _step_both(step, cpu, action, atol):
+  """One MJX step from the CPU env's state and the CPU env's own step, with the same
+  action: qpos, qvel and obs agree within atol. Returns (cpu reward, cpu done, MJX
+  reward, MJX terminated)."""
+  state = _mjx_state(cpu)
+  cpu_obs, cpu_reward, cpu_done, _, _ = cpu.step(action)
+  state, obs, reward, terminated = step(state, jnp.asarray(action, jnp.float32))
+  qpos, qvel = _qpos_qvel(state)
+  np.testing.assert_allclose(qpos, cpu.unwrapped.data.qpos, atol=atol)
+  np.testing.assert_allclose(qvel, cpu.unwrapped.data.qvel, atol=atol)
+  np.testing.assert_allclose(obs, cpu_obs, atol=atol)
+  return cpu_reward, cpu_done, reward, terminated
+
+
 def test_point_mass_step_matches_cpu_mujoco(point_mass):
   """One MJX step vs frame_skip CPU mj_steps (inside the CPU env's step): qpos, qvel
   within 1e-4 (MJX runs in float32)."""
   env, step = point_mass
   for seed in range(3):
     cpu = _cpu_env("point_mass", seed=seed, steps=2)
-    state = _mjx_state(cpu)
     action = np.random.default_rng(seed).uniform(-1, 1, 2)
-    cpu_obs, _, cpu_done, _, _ = cpu.step(action)
-    state, obs, reward, terminated = step(state, jnp.asarray(action, jnp.float32))
-    qpos, qvel = _qpos_qvel(state)
-    np.testing.assert_allclose(qpos, cpu.unwrapped.data.qpos, atol=1e-4)
-    np.testing.assert_allclose(qvel, cpu.unwrapped.data.qvel, atol=1e-4)
-    np.testing.assert_allclose(obs, cpu_obs, atol=1e-4)
+    _, cpu_done, reward, terminated = _step_both(step, cpu, action, atol=1e-4)
     assert float(reward) == 0.0 and bool(terminated) == cpu_done is False
 
 
@@ -190,14 +198,8 @@ def test_halfcheetah_step_matches_cpu_mujoco(cheetah):
   env, step = cheetah
   for seed in range(2):
     cpu = _cpu_env("HalfCheetah-v1", seed=seed, steps=10)
-    state = _mjx_state(cpu)
     action = np.random.default_rng(100 + seed).uniform(-1, 1, 6)
-    cpu_obs, cpu_reward, cpu_done, _, _ = cpu.step(action)
-    state, obs, reward, terminated = step(state, jnp.asarray(action, jnp.float32))
-    qpos, qvel = _qpos_qvel(state)
-    np.testing.assert_allclose(qpos, cpu.unwrapped.data.qpos, atol=1e-3)
-    np.testing.assert_allclose(qvel, cpu.unwrapped.data.qvel, atol=1e-3)
-    np.testing.assert_allclose(obs, cpu_obs, atol=1e-3)
+    cpu_reward, cpu_done, reward, terminated = _step_both(step, cpu, action, atol=1e-3)
     assert float(reward) == pytest.approx(cpu_reward, abs=1e-2)
     assert bool(terminated) == cpu_done is False
 
