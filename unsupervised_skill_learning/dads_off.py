@@ -86,7 +86,8 @@ _F.DEFINE_integer("reduced_observation", 0, "Skill-dynamics observation: 0 full,
                   "3 x-y-heading, 4 x-y + x-y velocities (per environment).")
 _F.DEFINE_integer("num_skills", 2, "Skill dimension (number of skills when discrete).")
 _F.DEFINE_string("skill_type", "cont_uniform",
-                 "discrete_uniform | cont_uniform | gaussian | multivariate_bernoulli.")
+                 "discrete_uniform | cont_uniform | gaussian | multivariate_bernoulli | "
+                 "cont_sphere (uniform on the unit sphere: a normalised Gaussian, as METRA).")
 _F.DEFINE_string("objective", "dads", " | ".join(
     f"{name}: {spec.summary}" for name, spec in OBJECTIVES.items()))
 _F.DEFINE_integer("hidden_layer_size", 512, "Width of the 2 hidden layers of every network.")

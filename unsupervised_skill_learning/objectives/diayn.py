@@ -4,7 +4,8 @@ The discriminator sees the reduced observation (e.g. x-y with the paper's prior;
 hidden coordinates are *not* removed here, since they are what it must discriminate).
 Its family follows the prior: categorical for discrete skills, independent Bernoullis
 for multivariate_bernoulli, a Gaussian for gaussian skills and a tanh-squashed Gaussian
-for cont_uniform skills (whose support is (-1, 1)).
+for cont_uniform skills (whose support is (-1, 1)). cont_sphere skills are refused (the
+discriminator would need a density on the sphere, e.g. a von Mises-Fisher head).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from lib.distributions import DISCRIMINATOR_LOG_STD_RANGE, TANH_EPS, gaussian_lo
 from lib.networks import MLP
 from unsupervised_skill_learning.objectives.base import ObjectiveContext, ObjectiveSpec, setting
 from lib.transition import Transition
-from unsupervised_skill_learning.validation import require_positive
+from unsupervised_skill_learning.validation import require, require_positive
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -31,6 +32,13 @@ class DIAYNConfig:
 
   def __post_init__(self):
     require_positive(self, "diayn_lr")
+
+
+def _check(config: DIAYNConfig, skills) -> None:
+  del config
+  require(skills.skill_type != "cont_sphere", "skill_type", skills.skill_type,
+          "DIAYN's discriminator has no density on the sphere yet; use cont_uniform, gaussian, "
+          "discrete_uniform or multivariate_bernoulli with --objective=diayn")
 
 
 class DiscriminatorState(flax.struct.PyTreeNode):
@@ -107,4 +115,4 @@ class DIAYN:
 
 SPEC = ObjectiveSpec(
     name="diayn", summary="DIAYN: a skill discriminator q(z|s') and log q(z|s') - log p(z)",
-    config=DIAYNConfig, build=DIAYN, has_skill_dynamics=False)
+    config=DIAYNConfig, build=DIAYN, has_skill_dynamics=False, check=_check)
