@@ -25,7 +25,7 @@ demo: setup
 test: setup
 	$(PY) -m pytest -q -n 2 --dist loadfile tests
 
-# The speed suite and the side-by-side run against QDax's DADS (see README, Performance).
+# The speed suite and the side-by-side run against QDax's DADS (see docs/performance.md).
 bench: setup
 	$(PY) -m benchmarks.run
 	$(PY) -m benchmarks.compare_qdax

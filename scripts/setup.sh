@@ -39,7 +39,7 @@ fi
 if [ ! -x .venv/bin/python ]; then
   "$PYTHON" -m venv .venv
 fi
-# Optional extras, comma-separated: EXTRAS=cuda make setup (see README, GPU).
+# Optional extras, comma-separated: EXTRAS=cuda make setup (see README, Install, and docs/performance.md).
 EXTRAS=${EXTRAS:-}
 extras="test${EXTRAS:+,$EXTRAS}"
 stamp=.venv/.installed-$( (cat pyproject.toml; echo "$extras") | sha256sum | cut -c1-16)
