@@ -49,3 +49,27 @@ class GoalReachingMixin:
     reward = float(goal_reward(np.asarray(obs)[list(self.position_indices)], self.goal))
     info["distance_to_goal"] = -reward
     return obs, reward, terminated, truncated, info
+
+
+GOAL_SETS = ("paper", "random30")
+RANDOM_GOALS_SEED = 30  # fixed: every run of --goal_set=random30 plans to the same goals
+
+
+def random_goals(half_width: float, n: int = 30, min_distance: float | None = None,
+                 seed: int = RANDOM_GOALS_SEED) -> np.ndarray:
+  """n goals uniform in [-half_width, half_width]^2, none closer than min_distance to the
+  start (0, 0): float64 [n, 2].
+
+  The DADS paper's Figure 7 samples Ant goals from [-15, 15]^2. A goal near the start has
+  a tiny ||g||, and the normalized reward divides by it, so such goals are redrawn
+  (default min_distance: half_width / 3, 5 m for the Ant) rather than kept as noise.
+  """
+  if min_distance is None:
+    min_distance = half_width / 3.0
+  rng = np.random.default_rng(seed)
+  goals = rng.uniform(-half_width, half_width, size=(n, 2))
+  while True:
+    near = np.linalg.norm(goals, axis=1) < min_distance
+    if not near.any():
+      return goals
+    goals[near] = rng.uniform(-half_width, half_width, size=(int(near.sum()), 2))
