@@ -6,9 +6,16 @@ relabelling, for how well candidate skills explain a transition. Objectives are 
 name in `objectives.OBJECTIVES`; each brings its own settings dataclass, whose fields
 become the driver's flags.
 
-Planning and goal reaching need one capability more: a skill-dynamics model
-q(s' | s, z). An objective that has one exposes it as `dynamics` (with
-`dynamics_state(state)`); one without sets `dynamics = None`.
+Goal reaching asks an objective for a capability (`ObjectiveSpec.capabilities`), never
+for its class:
+
+  SKILL_DYNAMICS: a skill-dynamics model q(s' | s, z), exposed as `dynamics` (with
+      `dynamics_state(state)`); goal reaching plans through it (MPC, planning/planners.py).
+      An objective without one sets `dynamics = None`.
+  GOAL_LATENT: a goal-conditioned latent: `latent(state, reduced [..., D]) -> [..., dz]`,
+      a map of reduced observations in which the skill z pointing from latent(s) to
+      latent(g) leads from s toward g (METRA's phi); goal reaching then chooses skills
+      zero-shot (planning/zero_shot.py).
 """
 
 from __future__ import annotations
@@ -22,6 +29,11 @@ import jax.numpy as jnp
 
 from lib.skill_prior import SkillPrior
 from lib.transition import Transition
+
+
+SKILL_DYNAMICS = "skill_dynamics"
+GOAL_LATENT = "goal_latent"
+CAPABILITIES = (SKILL_DYNAMICS, GOAL_LATENT)
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -67,16 +79,26 @@ class ObjectiveSpec:
           with metadata {"help": ...}) and whose __post_init__ validates them.
   build(config, context) -> Objective.
   check(config, skill_config): cross-section validation (raises ConfigError).
-  has_skill_dynamics: whether the built objective carries a skill-dynamics model (the
-          capability planners and goal reaching require).
+  capabilities: what the built objective offers goal reaching, a subset of CAPABILITIES
+          (SKILL_DYNAMICS, GOAL_LATENT; see the module docstring).
   """
 
   name: str
   summary: str
   config: type
   build: Callable[[Any, ObjectiveContext], Objective]
-  has_skill_dynamics: bool
+  capabilities: frozenset[str] = frozenset()
   check: Callable[[Any, Any], None] = no_check
+
+  def __post_init__(self):
+    unknown = set(self.capabilities) - set(CAPABILITIES)
+    if unknown:
+      raise ValueError(f"objective {self.name}: unknown capabilities {sorted(unknown)}; "
+                       f"known: {', '.join(CAPABILITIES)}")
+
+  @property
+  def has_skill_dynamics(self) -> bool:
+    return SKILL_DYNAMICS in self.capabilities
 
 
 def setting(default, help_text: str):

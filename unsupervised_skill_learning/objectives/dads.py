@@ -20,7 +20,8 @@ import jax
 import jax.numpy as jnp
 
 from lib.distributions import mixture_log_prob
-from unsupervised_skill_learning.objectives.base import ObjectiveContext, ObjectiveSpec, setting
+from unsupervised_skill_learning.objectives.base import (SKILL_DYNAMICS, ObjectiveContext,
+                                                         ObjectiveSpec, setting)
 from unsupervised_skill_learning.objectives.skill_dynamics import (NORMALIZATIONS, SkillDynamics,
                                                                    SkillDynamicsConfig,
                                                                    SkillDynamicsState)
@@ -199,4 +200,4 @@ class DADS:
 
 SPEC = ObjectiveSpec(
     name="dads", summary="DADS: skill dynamics q(s'|s,z) and the mutual-information reward",
-    config=DADSConfig, build=DADS, has_skill_dynamics=True, check=_check)
+    config=DADSConfig, build=DADS, capabilities=frozenset({SKILL_DYNAMICS}), check=_check)

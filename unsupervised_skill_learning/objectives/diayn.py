@@ -115,4 +115,4 @@ class DIAYN:
 
 SPEC = ObjectiveSpec(
     name="diayn", summary="DIAYN: a skill discriminator q(z|s') and log q(z|s') - log p(z)",
-    config=DIAYNConfig, build=DIAYN, has_skill_dynamics=False, check=_check)
+    config=DIAYNConfig, build=DIAYN, check=_check)

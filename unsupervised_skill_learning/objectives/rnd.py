@@ -192,4 +192,4 @@ class RND:
 SPEC = ObjectiveSpec(
     name="rnd", summary="RND: a predictor distilling a random network; its error on s' "
     "(--rnd_target=snd: a VICReg-trained target)",
-    config=RNDConfig, build=RND, has_skill_dynamics=False)
+    config=RNDConfig, build=RND)
