@@ -4,9 +4,10 @@ its SPEC below: nothing else needs to change (its settings become flags)."""
 
 from types import MappingProxyType
 
-from unsupervised_skill_learning.objectives import dads, diayn, rnd
+from unsupervised_skill_learning.objectives import dads, diayn, metra, rnd
 from unsupervised_skill_learning.objectives.base import Objective, ObjectiveContext, ObjectiveSpec
 
-OBJECTIVES = MappingProxyType({spec.name: spec for spec in (dads.SPEC, diayn.SPEC, rnd.SPEC)})
+OBJECTIVES = MappingProxyType({spec.name: spec for spec in (dads.SPEC, diayn.SPEC, rnd.SPEC,
+                                                              metra.SPEC)})
 
 __all__ = ["OBJECTIVES", "Objective", "ObjectiveContext", "ObjectiveSpec"]
