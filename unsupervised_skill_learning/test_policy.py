@@ -61,14 +61,11 @@ def _run_config(logdir: str, seed: int):
   """A RunConfig locating the run at `logdir` (a logdir, or a <logdir>/<environment>
   folder with its config.json) for model_io."""
   # pylint: disable=import-outside-toplevel  (JAX and MuJoCo load after flags are valid)
-  from unsupervised_skill_learning.config import EnvConfig, RunConfig
-  logdir = os.path.normpath(logdir)
-  if not os.path.isdir(logdir):
-    raise UsageError(f"--logdir={logdir}: no such folder")
-  if os.path.isfile(os.path.join(logdir, "config.json")):  # the run's own folder
-    return RunConfig(logdir=os.path.dirname(logdir) or ".",
-                     env=EnvConfig(environment=os.path.basename(logdir)), seed=seed)
-  return RunConfig(logdir=logdir, seed=seed)
+  from unsupervised_skill_learning.api import run_config_for
+  try:
+    return run_config_for(logdir, seed)
+  except FileNotFoundError:
+    raise UsageError(f"--logdir={os.path.normpath(logdir)}: no such folder") from None
 
 
 def choose_checkpoint(models: str, which: str) -> str:
