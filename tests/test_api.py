@@ -8,9 +8,9 @@ import jax
 import numpy as np
 import pytest
 
+from skills_kit import untrained_skills
 from testkit import ROOT
-from unsupervised_skill_learning import api, components
-from unsupervised_skill_learning.config import RunConfig
+from unsupervised_skill_learning import api
 from unsupervised_skill_learning.evaluation import model_io
 
 DOCS = os.path.join(ROOT, "docs", "api.md")
@@ -107,11 +107,7 @@ def test_load_skills_paths(tmp_path):
 
 def test_a_missing_capability_is_one_clear_error(tmp_path):
   """RND has no skill dynamics: predict and plan say so; acting works."""
-  cfg = RunConfig.build(logdir=str(tmp_path), objective="rnd", environment="point_mass",
-                        hidden_layer_size=8)
-  parts = components.build(cfg, 2)
-  state = model_io.initial_state(parts, 0)
-  skills = api.Skills(model_io.TrainedModel(cfg, parts, state, state, "untrained"))
+  skills = untrained_skills(tmp_path, objective="rnd", environment="point_mass")
   obs = skills.make_env(seed=0).reset(seed=0)[0]
   z = skills.prior.sample(np.random.default_rng(0))
   assert skills.act(obs, z).shape == (2,)

@@ -37,7 +37,8 @@ from lib.skill_prior import SkillPrior
 from unsupervised_skill_learning.backends.host import to_env_action
 from unsupervised_skill_learning.config import EnvConfig, RunConfig
 from unsupervised_skill_learning.evaluation import skills as skill_eval
-from unsupervised_skill_learning.evaluation.model_io import EvaluationError, TrainedModel, load
+from unsupervised_skill_learning.evaluation.model_io import (EvaluationError, TrainedModel, load,
+                                                              resolve_run_config)
 from unsupervised_skill_learning.planning import goal_reaching, planners
 
 
@@ -58,6 +59,12 @@ def run_config_for(path: str, seed: int = 0) -> RunConfig:
     return RunConfig(logdir=os.path.dirname(path) or ".",
                      env=EnvConfig(environment=os.path.basename(path)), seed=seed)
   return RunConfig(logdir=path, seed=seed)
+
+
+def trained_config(path: str | os.PathLike) -> RunConfig:
+  """The settings of the trained model at `path` (see load_skills), read from its
+  config.json without loading the model."""
+  return resolve_run_config(run_config_for(path))
 
 
 def load_skills(path: str | os.PathLike) -> "Skills":

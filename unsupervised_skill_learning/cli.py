@@ -3,6 +3,7 @@ before any work, and the check of --flagfile paths (absl's own message spans two
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
 from collections.abc import Sequence
@@ -22,3 +23,9 @@ def check_flagfiles(argv: Sequence[str], program: str) -> None:
       path = arg.split("=", 1)[1]
       if not os.path.isfile(path):
         fail(program, f"--flagfile={path}: no such file")
+
+
+def quiet_third_party_logs() -> None:
+  """JAX's TPU probe and PyOpenGL announce themselves at INFO level; nothing is wrong."""
+  for name in ("jax._src.xla_bridge", "OpenGL.acceleratesupport"):
+    logging.getLogger(name).setLevel(logging.WARNING)

@@ -14,7 +14,7 @@ from envs import ObservationSpec
 from lib import rendering
 from lib.skill_prior import SkillPrior
 from unsupervised_skill_learning.agents.sac import SAC, SACConfig
-from unsupervised_skill_learning.config import ConfigError, RunConfig
+from unsupervised_skill_learning.config import AgentConfig, ConfigError, RunConfig
 from unsupervised_skill_learning.objectives import OBJECTIVES, ObjectiveContext, ObjectiveSpec
 from unsupervised_skill_learning.training.learner import Learner
 
@@ -100,16 +100,25 @@ def _check_memory(cfg: RunConfig, spec: ObservationSpec) -> None:
                       "memory available")
 
 
+def sac_config(agent: AgentConfig, *, obs_dim: int, skill_dim: int, action_dim: int,
+               policy_indices: tuple[int, ...]) -> SACConfig:
+  """SAC's settings from a run's AgentConfig section (2 hidden layers of
+  --hidden_layer_size, reward scale 1 / --agent_entropy, target entropy
+  -(--target_entropy_scale) * action_dim)."""
+  return SACConfig(obs_dim=obs_dim, skill_dim=skill_dim, action_dim=action_dim,
+                   policy_indices=policy_indices, hidden=(agent.hidden_layer_size,) * 2,
+                   lr=agent.agent_lr, gamma=agent.agent_gamma,
+                   reward_scale=1.0 / agent.agent_entropy,
+                   target_entropy=-agent.target_entropy_scale * float(action_dim),
+                   init=agent.agent_init, alpha_loss_sample=agent.alpha_loss_sample)
+
+
 def build(cfg: RunConfig, action_dim: int) -> Components:
   spec, reduced = check(cfg)
   prior = SkillPrior(cfg.skills.skill_type, cfg.skills.num_skills)
   hidden = (cfg.agent.hidden_layer_size,) * 2
-  agent = cfg.agent
-  sac = SAC(SACConfig(obs_dim=spec.obs_dim, skill_dim=prior.dim, action_dim=action_dim,
-                      policy_indices=spec.policy_indices(), hidden=hidden, lr=agent.agent_lr,
-                      gamma=agent.agent_gamma, reward_scale=1.0 / agent.agent_entropy,
-                      target_entropy=-agent.target_entropy_scale * float(action_dim),
-                      init=agent.agent_init, alpha_loss_sample=agent.alpha_loss_sample))
+  sac = SAC(sac_config(cfg.agent, obs_dim=spec.obs_dim, skill_dim=prior.dim,
+                       action_dim=action_dim, policy_indices=spec.policy_indices()))
   objective_spec = OBJECTIVES[cfg.objective]
   context = ObjectiveContext(
       prior=prior, reduced_indices=reduced, hidden=hidden,

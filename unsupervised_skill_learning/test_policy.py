@@ -8,7 +8,8 @@
 --logdir: a run's logdir (or its <logdir>/<environment> folder), or an exported model
 (export_model's --out). --checkpoint: a checkpoint's epoch (ckpt-N) or folder; default
 the newest intact one. Skills: --skill=z1,z2,... or --skill_index=K (discrete priors)
-runs --episodes episodes of that skill; with neither, each skill of a discrete prior
+runs --episodes episodes of that skill (a cont_sphere run's --skill is a direction:
+it is normalised to unit length); with neither, each skill of a discrete prior
 runs --episodes episodes, and for other priors --episodes skills are drawn from the
 prior, one episode each. Returns are of the environment's own reward (what the task
 pays), not the intrinsic one.
@@ -21,7 +22,6 @@ and a summary on stderr. --video=DIR writes DIR/skill_<k>_episode_<e>.mp4.
 from __future__ import annotations
 
 import dataclasses
-import logging as std_logging
 import os
 import sys
 
@@ -44,7 +44,8 @@ def define_flags() -> None:
                       "newest intact one.")
   flags.DEFINE_integer("episodes", 3, "Episodes per skill (continuous priors without --skill: "
                        "skills drawn, one episode each).")
-  flags.DEFINE_string("skill", "", "The skill, comma-separated (e.g. 0.3,-0.5).")
+  flags.DEFINE_string("skill", "", "The skill, comma-separated (e.g. 0.3,-0.5; for "
+                      "cont_sphere skills a direction, normalised to unit length).")
   flags.DEFINE_integer("skill_index", -1, "Skill K of a discrete prior.")
   flags.DEFINE_bool("deterministic", False, "Act with the policy's mean action (default: "
                     "sample, as evaluation does).")
@@ -134,6 +135,11 @@ def plan_episodes(prior, episodes: int, skill_text: str, skill_index: int,
     if len(z) != prior.dim or not np.all(np.isfinite(z)):
       raise UsageError(f"--skill={skill_text}: expected {prior.dim} finite numbers (the run's "
                        f"skills are {prior.kind} of dimension {prior.dim})")
+    if prior.kind == "cont_sphere":
+      if not np.any(z):
+        raise UsageError(f"--skill={skill_text}: the run's skills are directions "
+                         "(cont_sphere); give a non-zero vector")
+      z = np.asarray(prior.project(z), np.float32)  # a direction, normalised to unit length
     ids = [int(np.argmax(z)) if prior.is_discrete else 0] * episodes
     return Plan(np.repeat(z[None], episodes, 0), ids, list(range(episodes)))
   if skill_index != -1:
@@ -191,8 +197,7 @@ def main(argv):
     _fail("--logdir is required (a run's logdir, or an exported model folder)")
   if FLAGS.max_env_steps < 0:
     _fail(f"--max_env_steps={FLAGS.max_env_steps}: must be >= 0 (0: the run's)")
-  for name in ("jax._src.xla_bridge", "OpenGL.acceleratesupport"):  # harmless INFO notices
-    std_logging.getLogger(name).setLevel(std_logging.WARNING)
+  cli.quiet_third_party_logs()
   # pylint: disable=import-outside-toplevel
   from lib.checkpoint import CheckpointError
   from unsupervised_skill_learning.evaluation.model_io import EvaluationError
