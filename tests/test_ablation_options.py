@@ -1,6 +1,6 @@
 """The A/B options against the original DADS (tf-agents 0.4): each changes what it
-names, and each default is this project's behaviour (the pinned-scalars test checks the
-defaults bit for bit)."""
+names, and each default is this project's behaviour (tests/test_driver.py checks the
+defaults' training scalars against the golden file)."""
 
 import dataclasses
 import math
