@@ -1,0 +1,253 @@
+"""Evaluates the runs of the Ant x-y campaign (docs/experiments/README.md) and writes its
+tables and figures.
+
+  python -m benchmarks.campaign --campaign=../campaign --arms=baseline,sphere,metra \\
+      --seeds=0 --epochs=1000 --eval_seeds=0,1,2,3,4 --out=docs/experiments
+
+Each run is `scripts/campaign.sh ARM SEED EPOCHS CORE`'s folder <campaign>/<arm>/s<seed>.
+For every run and every checkpoint epoch in --epochs it measures, with the goal
+controller the objective declares (MPC over the skill dynamics, or METRA's zero-shot):
+- the paper's 6 goals and the random-30 set (envs.goal.random_goals), one 200-step
+  episode per goal and evaluation seed: the normalized reward per goal;
+- at the last epoch only: coverage (distinct 1 x 1 m cells of 48 prior skills' paths) and
+  the heading histogram of the rolled-out skills (largest gap), at evaluation seed 0;
+- from progress.csv: the env steps at which the intrinsic reward, averaged over 10
+  epochs, first exceeds --rise_threshold.
+It writes <out>/<arm>/s<seed>/ (progress.csv, summary.json, the per-goal CSV), the
+table <out>/campaign_table.md (mean ± standard error over goals x evaluation seeds, and
+over training seeds where there are several), <out>/campaign_paths.png (the coverage
+paths of each arm's first seed) and <out>/campaign_goal_curve.png (the paper-goal metric
+against env steps per arm, band = ±1 std over training seeds).
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import io
+import json
+import os
+import shutil
+
+import numpy as np
+from absl import app, flags
+
+from lib import plots
+from lib.atomic import atomic_write
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+flags.DEFINE_string("campaign", "../campaign", "Folder of the runs: <campaign>/<arm>/s<seed>.")
+flags.DEFINE_string("arms", "baseline,sphere,metra", "Arms to evaluate, comma-separated.")
+flags.DEFINE_string("seeds", "0", "Training seeds, comma-separated.")
+flags.DEFINE_string("epochs", "1000", "Checkpoint epochs to evaluate (the last gets coverage "
+                    "and headings too), comma-separated; 1000 epochs = 502k env steps.")
+flags.DEFINE_string("eval_seeds", "0,1,2,3,4", "Evaluation seeds of goal reaching.")
+flags.DEFINE_string("goal_sets", "paper,random30", "Goal sets: paper (the 6 goals) and/or "
+                    "random30.")
+flags.DEFINE_float("rise_threshold", 0.2, "Intrinsic reward (10-epoch mean) that counts as "
+                   "risen.")
+flags.DEFINE_string("out", "docs/experiments", "Where the tables, figures and per-run files go.")
+FLAGS = flags.FLAGS
+
+ENV = "Ant-v1"
+
+
+def reward_rise(progress_csv: str, threshold: float, window: int = 10) -> int | None:
+  """Env steps at which the `window`-epoch mean of intrinsic_reward first exceeds
+  `threshold`; None if it never does."""
+  with open(progress_csv, newline="") as f:
+    rows = [r for r in csv.DictReader(f) if r.get("intrinsic_reward")]
+  steps = np.array([float(r["env_steps"]) for r in rows])
+  reward = np.array([float(r["intrinsic_reward"]) for r in rows])
+  if len(reward) < window:
+    return None
+  mean = np.convolve(reward, np.ones(window) / window, mode="valid")
+  above = np.flatnonzero(mean > threshold)
+  return int(steps[above[0] + window - 1]) if above.size else None
+
+
+def goal_set(name: str) -> np.ndarray:
+  """The goals [G, 2] of a named set."""
+  # pylint: disable=import-outside-toplevel
+  import envs
+  from envs.goal import random_goals
+  if name == "paper":
+    return np.asarray(envs.lookup(ENV).default_goals, np.float64)
+  if name == "random30":
+    return random_goals(15.0)
+  raise ValueError(f"--goal_sets: unknown set {name!r} (allowed: paper, random30)")
+
+
+def with_eval(model, seed: int, goals: np.ndarray):
+  """`model` evaluated with evaluation seed `seed`, goals [G, 2] and no videos."""
+  cfg = model.cfg
+  eval_cfg = dataclasses.replace(cfg.eval, goals=tuple(map(tuple, goals.tolist())),
+                                 record_eval_videos=False)
+  return dataclasses.replace(model, cfg=dataclasses.replace(cfg, seed=seed, eval=eval_cfg))
+
+
+def evaluate_checkpoint(model, scratch: str, eval_seeds: list[int],
+                        sets: list[str]) -> list[dict]:
+  """Rows {goal_set, eval_seed, goal_x, goal_y, normalized_reward, final_distance,
+  initial_distance, controller} of every goal of every set at every evaluation seed."""
+  # pylint: disable=import-outside-toplevel
+  from unsupervised_skill_learning.planning import goal_reaching
+  rows = []
+  for name in sets:
+    goals = goal_set(name)
+    for seed in eval_seeds:
+      summary = goal_reaching.evaluate_goals(with_eval(model, seed, goals),
+                                             os.path.join(scratch, f"{name}_{seed}"), seed)
+      for r in summary["planned"]["per_goal"]:
+        rows.append({"goal_set": name, "eval_seed": seed, "goal_x": r["goal"][0],
+                     "goal_y": r["goal"][1], "normalized_reward": r["normalized_reward"],
+                     "final_distance": r["final_distance"],
+                     "initial_distance": r["initial_distance"],
+                     "controller": summary["controller"]})
+  return rows
+
+
+def skills_report(model, scratch: str) -> tuple[dict, np.ndarray]:
+  """Coverage and rolled-out headings at evaluation seed 0, and the coverage paths."""
+  # pylint: disable=import-outside-toplevel
+  from unsupervised_skill_learning import seeding
+  from unsupervised_skill_learning.evaluation import run as evaluation
+  from unsupervised_skill_learning.evaluation import skills as skill_eval
+  import envs
+  model = dataclasses.replace(model, cfg=dataclasses.replace(model.cfg, seed=0))
+  pos, steps = skill_eval.coverage_paths(
+      evaluation.eval_envs(model), evaluation.policy_for(model, model.state),
+      np.random.default_rng(seeding.eval_stream(0, seeding.COVERAGE)))
+  coverage = skill_eval.coverage_summary(pos, steps, envs.lookup(ENV).coverage_cell)
+  headings = evaluation.evaluate_headings(model, scratch, 0) or {}
+  return {"coverage": coverage, "headings": headings}, pos
+
+
+def mean_se(values) -> tuple[float, float]:
+  v = np.asarray(values, np.float64)
+  return float(v.mean()), float(v.std(ddof=1) / np.sqrt(len(v))) if len(v) > 1 else 0.0
+
+
+def write_csv(path: str, rows: list[dict]) -> None:
+  buf = io.StringIO()
+  writer = csv.DictWriter(buf, fieldnames=list(rows[0]), lineterminator="\n")
+  writer.writeheader()
+  writer.writerows(rows)
+  atomic_write(path, buf.getvalue())
+
+
+def run_summary(goal_rows: list[dict], epoch_steps: dict[int, int]) -> dict:
+  """Per epoch and goal set: mean ± SE of the normalized reward over goals x eval seeds,
+  and per eval seed the goals ending below 0.3x their initial distance."""
+  out = {}
+  for epoch, steps in epoch_steps.items():
+    per_set = {}
+    for name in sorted({r["goal_set"] for r in goal_rows}):
+      rows = [r for r in goal_rows if r["epoch"] == epoch and r["goal_set"] == name]
+      if not rows:
+        continue
+      mean, se = mean_se([r["normalized_reward"] for r in rows])
+      seeds = sorted({r["eval_seed"] for r in rows})
+      close = [sum(r["final_distance"] < 0.3 * r["initial_distance"]
+                   for r in rows if r["eval_seed"] == s) for s in seeds]
+      seed_means = [float(np.mean([r["normalized_reward"] for r in rows if r["eval_seed"] == s]))
+                    for s in seeds]
+      per_set[name] = {"mean": mean, "se": se, "n": len(rows), "seed_means": seed_means,
+                       "below_0.3_per_seed": close, "goals": len(rows) // len(seeds)}
+    out[str(epoch)] = {"env_steps": steps, **per_set}
+  return out
+
+
+def main(argv):
+  del argv
+  # pylint: disable=import-outside-toplevel  (JAX and MuJoCo after the flags)
+  from lib import checkpoint
+  from unsupervised_skill_learning.test_policy import load_model
+  arms = [a for a in FLAGS.arms.split(",") if a]
+  seeds = [int(s) for s in FLAGS.seeds.split(",") if s]
+  epochs = sorted(int(e) for e in FLAGS.epochs.split(",") if e)
+  eval_seeds = [int(s) for s in FLAGS.eval_seeds.split(",") if s]
+  sets = [s for s in FLAGS.goal_sets.split(",") if s]
+  for name in sets:
+    goal_set(name)  # a bad name fails before any work
+  out = os.path.join(ROOT, FLAGS.out)
+  results, panels = {}, {}
+  for arm in arms:
+    for seed in seeds:
+      logdir = os.path.join(FLAGS.campaign, arm, f"s{seed}")
+      run_out = os.path.join(out, arm, f"s{seed}")
+      os.makedirs(run_out, exist_ok=True)
+      progress = os.path.join(logdir, ENV, "progress.csv")
+      shutil.copyfile(progress, os.path.join(run_out, "progress.csv"))
+      goal_rows, epoch_steps, skills = [], {}, None
+      scratch = os.path.join(logdir, "campaign_eval")
+      for epoch in epochs:
+        model = load_model(logdir, which=str(epoch), seed=seed)
+        meta, _ = checkpoint.restore_meta(model.checkpoint)
+        epoch_steps[epoch] = int(meta["env_steps"])
+        for row in evaluate_checkpoint(model, scratch, eval_seeds, sets):
+          goal_rows.append({"epoch": epoch, "env_steps": epoch_steps[epoch], **row})
+        print(f"{arm} s{seed} epoch {epoch}: evaluated", flush=True)
+        if epoch == epochs[-1]:
+          skills, pos = skills_report(model, scratch)
+          if seed == seeds[0]:
+            panels[arm] = pos
+      write_csv(os.path.join(run_out, "goals.csv"), goal_rows)
+      summary = {"arm": arm, "seed": seed, "rise_threshold": FLAGS.rise_threshold,
+                 "reward_rise_env_steps": reward_rise(progress, FLAGS.rise_threshold),
+                 "goal_reaching": run_summary(goal_rows, epoch_steps), **(skills or {})}
+      atomic_write(os.path.join(run_out, "summary.json"), json.dumps(summary, indent=1))
+      results[(arm, seed)] = summary
+  write_table(out, results, arms, seeds, epochs[-1], sets)
+  write_figures(out, results, panels, arms, seeds, epochs)
+
+
+def _gap(summary: dict) -> str:
+  actual = summary.get("headings", {}).get("actual")
+  return f"{actual['largest_gap_deg']:.0f}°" if actual else "-"
+
+
+def write_table(out: str, results: dict, arms, seeds, epoch: int, sets) -> None:
+  lines = ["| arm | seed | env steps | " + " | ".join(
+      f"{s}: normalized reward (mean ± SE)" for s in sets) +
+      " | paper goals below 0.3x (per eval seed) | cells visited | largest heading gap | "
+      "reward rise (env steps) |", "|" + " --- |" * (7 + len(sets) - 1)]
+  for arm in arms:
+    for seed in seeds:
+      s = results[(arm, seed)]
+      g = s["goal_reaching"][str(epoch)]
+      cells = s.get("coverage", {}).get("cells_visited", "-")
+      rise = s["reward_rise_env_steps"]
+      lines.append(f"| {arm} | {seed} | {g['env_steps']:,} | " + " | ".join(
+          f"{g[n]['mean']:.3f} ± {g[n]['se']:.3f}" for n in sets) +
+          f" | {'/'.join(str(c) for c in g.get('paper', {}).get('below_0.3_per_seed', []))}"
+          f" | {cells} | {_gap(s)} | {f'{rise:,}' if rise else 'not yet'} |")
+  atomic_write(os.path.join(out, "campaign_table.md"), "\n".join(lines) + "\n")
+  print("\n".join(lines))
+
+
+def write_figures(out: str, results: dict, panels: dict, arms, seeds, epochs) -> None:
+  if panels:
+    plots.plot_path_panels(
+        os.path.join(out, "campaign_paths.png"),
+        {f"{arm}: {results[(arm, seeds[0])]['coverage']['cells_visited']} cells": p
+         for arm, p in panels.items()},
+        title=f"Ant x-y: 48 prior skills, 200 steps each, after {epochs[-1]} epochs "
+              f"(training seed {seeds[0]}, eval seed 0)")
+  if len(epochs) < 2:
+    return
+  bands = []
+  for arm in arms:
+    curves = [[results[(arm, s)]["goal_reaching"][str(e)]["paper"]["mean"] for e in epochs]
+              for s in seeds]
+    steps = [results[(arm, seeds[0])]["goal_reaching"][str(e)]["env_steps"] for e in epochs]
+    bands.append(plots.Band(f"{arm} ({len(seeds)} seeds)", np.asarray(steps, np.float64),
+                            np.mean(curves, 0), np.std(curves, 0)))
+  plots.plot_bands(os.path.join(out, "campaign_goal_curve.png"),
+                   {"paper goals: mean normalized reward": bands},
+                   title="Ant x-y goal reaching against training (0 is perfect; band: "
+                         "±1 std over training seeds)")
+
+if __name__ == "__main__":
+  app.run(main)

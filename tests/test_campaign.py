@@ -1,0 +1,30 @@
+"""The campaign report's arithmetic (benchmarks/campaign.py): the reward-rise step and the
+per-goal-set summary."""
+
+import numpy as np
+
+from benchmarks import campaign
+
+
+def test_reward_rise_is_the_first_window_mean_above_the_threshold(tmp_path):
+  path = tmp_path / "progress.csv"
+  rewards = [0.0] * 20 + [1.0] * 20
+  lines = ["epoch,env_steps,intrinsic_reward"] + [
+      f"{i + 1},{2000 + 500 * (i + 1)},{r}" for i, r in enumerate(rewards)]
+  path.write_text("\n".join(lines) + "\n")
+  # The 10-epoch mean passes 0.2 once 3 of its 10 epochs are 1.0: epoch 23.
+  assert campaign.reward_rise(str(path), 0.2) == 2000 + 500 * 23
+  assert campaign.reward_rise(str(path), 1.5) is None
+
+
+def test_run_summary_gives_mean_and_standard_error_over_goals_and_seeds():
+  rows = [{"epoch": 10, "goal_set": "paper", "eval_seed": s, "normalized_reward": r,
+           "final_distance": d, "initial_distance": 10.0}
+          for s, r, d in ((0, -0.2, 1.0), (0, -0.6, 5.0), (1, -0.4, 2.0), (1, -0.8, 9.0))]
+  out = campaign.run_summary(rows, {10: 5000})["10"]
+  assert out["env_steps"] == 5000
+  paper = out["paper"]
+  assert np.isclose(paper["mean"], -0.5)
+  assert np.isclose(paper["se"], np.std([-0.2, -0.6, -0.4, -0.8], ddof=1) / 2)
+  assert paper["below_0.3_per_seed"] == [1, 1]
+  assert np.allclose(paper["seed_means"], [-0.4, -0.6])
