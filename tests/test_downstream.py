@@ -3,24 +3,30 @@
 (tests/skills_kit.py) and tasks shortened to 20-step episodes: seconds each."""
 
 import dataclasses
+import glob
 import json
 import os
 import subprocess
+import sys
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from absl import flags
 
-from lib.progress import read_progress
+from lib import wandb_logger
+from lib.progress import ProgressWriter, read_progress
+from lib.tb_scalars import read_scalars
 from lib.transition import Transition
 from lib.video import read_mp4
 from skills_kit import untrained_skills
-from testkit import ROOT, module_command
+from testkit import ROOT, TINY, module_command
+from unsupervised_skill_learning import dads_off
 from unsupervised_skill_learning.agents.discrete_sac import DiscreteSAC
 from unsupervised_skill_learning.agents.sac import SACConfig
 from unsupervised_skill_learning.backends.host import to_env_action
-from unsupervised_skill_learning.downstream import episodes, meta, run, tasks
+from unsupervised_skill_learning.downstream import compare, episodes, meta, run, tasks
 from unsupervised_skill_learning.downstream.config import DownstreamConfig
 from unsupervised_skill_learning.downstream.envs import MetaEnv
 from unsupervised_skill_learning.validation import ConfigError
@@ -155,7 +161,8 @@ def test_meta_actions_map_into_the_prior_support(tmp_path):
     env = episodes.make_env(skills, short(tasks.ant_goal()), np.random.SeedSequence(0),
                             meta=True, primitive_horizon=10, deterministic_skills=True)
     for action in np.random.default_rng(0).uniform(-1, 1, (5, 4)):
-      scaled = env.action_space.low + (action + 1) / 2 * (env.action_space.high - env.action_space.low)
+      low, high = env.action_space.low, env.action_space.high
+      scaled = low + (action + 1) / 2 * (high - low)
       assert check(env.skill(scaled)), (kind, env.skill(scaled))
     env.close()
 
@@ -264,3 +271,125 @@ def test_command_line_errors_are_one_line(tmp_path):
   assert out.stderr.strip().splitlines()[-1] == (
       f"downstream: error: --task=cheetah_run needs skills trained on HalfCheetah-v1; "
       f"--skills={ROOT}/pretrained/ant_xy were trained on Ant-v1")
+
+
+# --- the comparison ---------------------------------------------------------------------------
+def test_compare_averages_seeds_and_draws_baselines_as_levels(tmp_path):
+  """Runs written as a downstream run writes them (config.json, progress.csv): the table
+  holds each method's mean ± std over seeds at the last common step, and when the
+  trained methods' mean first reaches MPC's level."""
+
+  def write(name, method, seed, rows):
+    cfg = config(tmp_path / "runs" / name, method=method, seed=seed,
+                 eval_episodes=2 if method in ("mpc", "random_skills") else 1)
+    run.write_config(cfg)
+    progress = ProgressWriter(str(tmp_path / "runs" / name / run.PROGRESS))
+    for epoch, (steps, value) in enumerate(rows):
+      progress.write(epoch, steps, {} if value is None else {episodes.TEST_RETURN: value})
+
+  write("meta_0", "meta", 0, [(0, -100.0), (1000, None), (2000, -60.0), (3000, -40.0)])
+  write("meta_1", "meta", 1, [(0, -110.0), (1000, None), (2000, -50.0), (3000, -20.0),
+                              (4000, -10.0)])
+  write("flat_0", "flat_sac", 0, [(0, -120.0), (2000, -100.0)])
+  write("mpc_0", "mpc", 0, [(0, -45.0)])
+  write("mpc_1", "mpc", 1, [(0, -35.0)])
+  write("random_0", "random_skills", 0, [(0, -150.0)])
+  (tmp_path / "runs" / "not_a_run").mkdir()
+  out = str(tmp_path / "out" / "cmp")
+  written, table = compare.compare([str(tmp_path / "runs")], out)
+  assert written == [f"{out}_ant_goal.png", f"{out}.csv"] and os.path.getsize(written[0]) > 10000
+  rows = {r["method"]: r for r in table}
+  assert rows["meta"]["seeds"] == 2 and rows["meta"]["env_steps"] == 3000  # the common steps
+  assert rows["meta"]["test_return_mean"] == -30.0 and rows["meta"]["test_return_std"] == 10.0
+  assert rows["meta"]["env_steps_to_match_mpc"] == "3000"  # mean -55 at 2000, -30 at 3000
+  assert rows["flat_sac"]["env_steps_to_match_mpc"] == "not within the run"
+  assert rows["mpc"]["test_return_mean"] == -40.0 and rows["mpc"]["test_return_std"] == 5.0
+  assert "| ant_goal | meta | 2 | 3000 | -30.00 ± 10.00 | 3000 |" in compare.markdown(table)
+  assert open(f"{out}.csv").read().splitlines()[1].startswith("ant_goal,meta,2,3000,-30.0,10.0")
+  with pytest.raises(ValueError, match="no downstream run with a test return"):
+    compare.compare([str(tmp_path / "runs" / "not_a_run")], out)
+
+
+# --- Weights & Biases, offline --------------------------------------------------------------
+def wandb_records(run_dir: str) -> list:
+  """The records of the offline W&B run under run_dir/wandb: its .wandb file is a LevelDB
+  log (a 7-byte file header, then in 32 KiB blocks records of a 7-byte header: CRC,
+  length, type full / first / middle / last) of wandb_internal_pb2.Record messages."""
+  from wandb.proto import wandb_internal_pb2  # pylint: disable=import-outside-toplevel
+  (path,) = glob.glob(os.path.join(run_dir, "wandb", "offline-run-*", "run-*.wandb"))
+  data = open(path, "rb").read()
+  block, pos, payloads, pending = 32768, 7, [], b""
+  while pos + 7 <= len(data):
+    if block - pos % block < 7:  # a header never straddles blocks: the rest is padding
+      pos += block - pos % block
+      continue
+    length, kind = int.from_bytes(data[pos + 4:pos + 6], "little"), data[pos + 6]
+    payload, pos = data[pos + 7:pos + 7 + length], pos + 7 + length
+    if kind == 1:
+      payloads.append(payload)
+    elif kind in (2, 3):
+      pending = payload if kind == 2 else pending + payload
+    elif kind == 4:
+      payloads.append(pending + payload)
+  return [wandb_internal_pb2.Record.FromString(p) for p in payloads]
+
+
+def wandb_history(run_dir: str) -> tuple[dict[int, dict], set[str]]:
+  """({step: {key: value}} of the logged history, the config's top-level keys)."""
+  history, config = {}, set()
+  for record in wandb_records(run_dir):
+    kind = record.WhichOneof("record_type")
+    if kind == "history":
+      items = {i.key or "/".join(i.nested_key): i.value_json for i in record.history.item}
+      history.setdefault(int(items["_step"]), {}).update(items)
+    elif kind == "run":
+      config |= {i.key for i in record.run.config.update}
+  return history, config
+
+
+WANDB_ENV = {**os.environ, "WANDB_MODE": "offline", "WANDB_SILENT": "true"}
+
+
+def test_wandb_offline_gets_the_scalars_config_and_videos(tmp_path):
+  """--wandb_project on both entry points, offline: the same scalars at the same env
+  steps as TensorBoard, the run's config, and the videos."""
+  commands = {
+      "dads_off": module_command("dads_off", f"--flagfile={TINY}", f"--logdir={tmp_path}/dads",
+                                 "--num_epochs=2", "--record_freq=2", "--wandb_project=tests"),
+      "downstream": module_command("downstream", f"--skills={ROOT}/pretrained/ant_xy",
+                                   "--task=ant_goal", "--method=random_skills",
+                                   "--eval_episodes=1", "--record_freq=1",
+                                   f"--logdir={tmp_path}/random", "--wandb_project=tests")}
+  for name, command in commands.items():
+    out = subprocess.run(command, cwd=ROOT, env=WANDB_ENV, capture_output=True, text=True,
+                         timeout=600, check=False)
+    assert out.returncode == 0, (name, out.stderr[-3000:])
+  history, config = wandb_history(str(tmp_path / "dads" / "point_mass"))
+  tensorboard = read_scalars(str(tmp_path / "dads" / "point_mass"))
+  assert sorted(history) == sorted(tensorboard["intrinsic_reward"]) == [80, 120]
+  for step in (80, 120):
+    assert float(history[step]["intrinsic_reward"]) == pytest.approx(
+        tensorboard["intrinsic_reward"][step], rel=1e-6)
+  assert {"videos/skill_0/path", "videos/skill_1/path"} <= set(history[120])
+  assert {"env", "skills", "agent", "seed", "objective"} <= config
+  history, config = wandb_history(str(tmp_path / "random"))
+  assert sorted(history) == [0] and "videos/test_episode/path" in history[0]
+  assert float(history[0][episodes.TEST_RETURN]) == pytest.approx(float(read_progress(
+      str(tmp_path / "random" / run.PROGRESS))[1][0][episodes.TEST_RETURN]), rel=1e-6)
+  assert {"task", "method", "seed", "hidden_layer_size"} <= config
+
+
+def test_without_the_wandb_extra_the_flag_is_one_line(tmp_path, monkeypatch, capsys):
+  monkeypatch.setitem(sys.modules, "wandb", None)  # `import wandb` raises ImportError
+  with pytest.raises(ValueError, match=r"--wandb_project=p: needs the wandb extra; install it "
+                                       r"with: pip install -e '\.\[wandb\]'"):
+    wandb_logger.require("p")
+  try:
+    flags.FLAGS(["dads_off", f"--flagfile={TINY}", f"--logdir={tmp_path}", "--wandb_project=p"])
+    with pytest.raises(SystemExit) as exit_info:
+      dads_off.main(["dads_off"])
+  finally:
+    flags.FLAGS.unparse_flags()
+  assert exit_info.value.code == 2
+  assert capsys.readouterr().err.strip().splitlines()[-1].startswith(
+      "dads_off: error: --wandb_project=p: needs the wandb extra; install it with: pip install")

@@ -42,6 +42,9 @@ _F.DEFINE_integer("num_evals", 3, "Skills recorded per video round (training: ev
                   "a discrete prior; evaluation: num_evals, discrete skills in order, each once "
                   "before any repeats).")
 _F.DEFINE_bool("debug", False, "Verbose logging.")
+_F.DEFINE_string("wandb_project", "", "Also log to Weights & Biases under this project: the "
+                 "same scalars, the config and the videos (the wandb extra; WANDB_MODE=offline "
+                 "works without an account).")
 # --- training --------------------------------------------------------------------------
 _F.DEFINE_integer("replay_buffer_capacity", 10000, "Replay buffer size (transitions).")
 _F.DEFINE_bool("clear_buffer_every_iter", False, "On-policy: clear the buffer every epoch.")
@@ -148,7 +151,8 @@ def parse_goals(text: str) -> tuple[tuple[float, float], ...]:
 
 def setting_names() -> tuple[str, ...]:
   """The flags that are run settings (what a sweep may vary), every objective's included."""
-  return tuple(n for n in _RUN_FLAGS if n not in ("logdir", "debug", *UNSHIPPED_ROBOT_FLAGS))
+  return tuple(n for n in _RUN_FLAGS
+               if n not in ("logdir", "debug", "wandb_project", *UNSHIPPED_ROBOT_FLAGS))
 
 
 def parse_setting(name: str, text: str):
@@ -208,6 +212,7 @@ def main(argv):
     logging.warning("ignoring flags of robots this project does not ship (DKitty, DClaw, "
                     "HandBlock): %s", ", ".join(ignored))
   # pylint: disable=import-outside-toplevel  (MuJoCo loads after flags are valid)
+  from lib import wandb_logger
   from lib.checkpoint import CheckpointError
   from lib.run_lock import LockError
   from unsupervised_skill_learning import components
@@ -220,6 +225,8 @@ def main(argv):
       components.check(cfg)
       cfg.overridden()
       _check_logdir(cfg.logdir)
+    if FLAGS.wandb_project:  # the loggers training builds mirror to this run
+      wandb_logger.start(FLAGS.wandb_project, cfg.run_dir, cfg.to_dict())
   except ValueError as err:
     _fail(str(err))
   try:

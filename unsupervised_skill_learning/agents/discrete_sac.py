@@ -4,7 +4,8 @@ The actor is a categorical policy; an action is a one-hot vector [K] (so a discr
 skill is its own action), stored in Transitions like any other action. With K actions
 the expectations over the policy are exact sums instead of samples:
 
-  critic target  y = scale r + gamma (1 - terminated) sum_a pi(a|s') (min Q'(s', a) - alpha log pi(a|s'))
+  critic target  y = scale r + gamma (1 - terminated) V(s'),
+                 V(s') = sum_a pi(a|s') (min Q'(s', a) - alpha log pi(a|s'))
   actor loss     sum_a pi(a|s) (alpha log pi(a|s) - min Q(s, a))
   temperature    driven by the entropy -sum_a pi log pi toward `target_entropy`
                  (default half the uniform policy's, 0.5 log K).

@@ -182,4 +182,5 @@ class ControllerRun:
       self.key = jax.random.wrap_key_data(np.asarray(meta["key"], np.uint32))
       self.counters = Counters(int(meta["epoch"]), int(meta["env_steps"]))
     except (OSError, KeyError, ValueError) as err:
-      raise checkpoint.CheckpointError(f"{path}: cannot resume from this checkpoint ({err})") from err
+      raise checkpoint.CheckpointError(
+          f"{path}: cannot resume from this checkpoint ({err})") from err

@@ -25,7 +25,7 @@ import os
 import numpy as np
 from absl import logging
 
-from lib import checkpoint
+from lib import checkpoint, wandb_logger
 from lib.atomic import atomic_write
 from lib.logger import Logger
 from lib.progress import ProgressWriter
@@ -44,7 +44,8 @@ class Logs:
   process wrote from there on (0 for a run that starts over)."""
 
   def __init__(self, cfg: DownstreamConfig, resume_epoch: int, purge_step: int):
-    self.logger = Logger(os.path.join(cfg.logdir, TRAIN), purge_step=purge_step)
+    self.logger = wandb_logger.mirror(Logger(os.path.join(cfg.logdir, TRAIN),
+                                             purge_step=purge_step))
     self.progress = ProgressWriter(os.path.join(cfg.logdir, PROGRESS), resume_epoch=resume_epoch)
 
   def write(self, epoch: int, env_steps: int, metrics: dict[str, float],
@@ -53,6 +54,11 @@ class Logs:
     returns, lengths = episodes_done
     self.progress.write(epoch, env_steps, metrics, episode_returns=returns,
                         episode_lengths=lengths)
+
+  def videos(self, path: str | None, env_steps: int) -> None:
+    """The optional loggers get the video just written at `path` (None: none)."""
+    if path is not None:
+      wandb_logger.log_videos(os.path.dirname(path), env_steps)
 
   def text(self, name: str, text: str) -> None:
     self.logger.text(name, text)
@@ -78,6 +84,8 @@ def prepare(cfg: DownstreamConfig) -> tuple[api.Skills, tasks.Task, int]:
   skills = api.load_skills(cfg.skills)
   if cfg.method == "mpc":
     baselines.check_mpc(skills, task)
+  if cfg.wandb_project:
+    wandb_logger.require(cfg.wandb_project)
   return skills, task, cfg.primitive_horizon or skills.primitive_horizon
 
 
@@ -86,9 +94,15 @@ def run(cfg: DownstreamConfig) -> dict[str, float]:
   metrics."""
   skills, task, horizon = prepare(cfg)
   with RunLock(cfg.logdir):
-    if cfg.method in TRAINED:
-      return train(cfg, meta.ControllerRun(cfg, skills, task, horizon))
-    return run_baseline(cfg, skills, task, horizon)
+    tracked = (wandb_logger.start(cfg.wandb_project, cfg.logdir, cfg.flat())
+               if cfg.wandb_project else None)
+    try:
+      if cfg.method in TRAINED:
+        return train(cfg, meta.ControllerRun(cfg, skills, task, horizon))
+      return run_baseline(cfg, skills, task, horizon)
+    finally:
+      if tracked is not None:
+        tracked.finish()
 
 
 def _config_text(cfg: DownstreamConfig) -> str:
@@ -107,10 +121,11 @@ def run_baseline(cfg: DownstreamConfig, skills: api.Skills, task: tasks.Task,
       return episodes.make_env(skills, task, seq, meta=True, primitive_horizon=horizon,
                                deterministic_skills=cfg.deterministic_skills)
 
+    video = episodes.video_path(cfg.logdir, 0) if cfg.record_freq else None
     metrics = episodes.test_episodes(
-        make, baselines.act_for(cfg.method, skills, cfg.seed), cfg.seed, cfg.eval_episodes,
-        episodes.video_path(cfg.logdir, 0) if cfg.record_freq else None)
+        make, baselines.act_for(cfg.method, skills, cfg.seed), cfg.seed, cfg.eval_episodes, video)
     logs.write(0, 0, metrics)
+    logs.videos(video, 0)
     logging.info("%s on %s: test return %.3f ± %.3f over %d episodes", cfg.method, task.name,
                  metrics[episodes.TEST_RETURN], metrics[episodes.TEST_STD], cfg.eval_episodes)
     return metrics
@@ -161,18 +176,22 @@ def train(cfg: DownstreamConfig, run: meta.ControllerRun) -> dict[str, float]:
   try:
     if resumed is None:
       logs.text("config", _config_text(cfg))
-      tested = run.test(episodes.video_path(cfg.logdir, 0) if cfg.record_freq else None)
+      video = episodes.video_path(cfg.logdir, 0) if cfg.record_freq else None
+      tested = run.test(video)
       logs.write(0, 0, tested)
+      logs.videos(video, 0)
       run.collect(cfg.initial_env_steps)
     with trainer.stop_requests() as stop:
       while counters.env_steps < cfg.num_env_steps:
         metrics = run.epoch()
         epoch, done = counters.epoch, counters.env_steps >= cfg.num_env_steps
         film = cfg.record_freq > 0 and (epoch % cfg.record_freq == 0 or done)
+        video = episodes.video_path(cfg.logdir, epoch) if film else None
         if film or done or epoch % cfg.eval_freq == 0:
-          tested = run.test(episodes.video_path(cfg.logdir, epoch) if film else None)
+          tested = run.test(video)
           metrics.update(tested)
         logs.write(epoch, counters.env_steps, metrics, run.last_episodes)
+        logs.videos(video, counters.env_steps)
         _check_finite(cfg, run, metrics)
         logging.info("epoch %d env steps %d: training return %.3f, test return %s, %.1f s/epoch",
                      epoch, counters.env_steps, metrics.get("episode_return", np.nan),

@@ -34,7 +34,7 @@ import tqdm
 from absl import logging
 
 import envs
-from lib import checkpoint
+from lib import checkpoint, wandb_logger
 from lib.atomic import atomic_write
 from lib.logger import Logger
 from lib.progress import ProgressWriter
@@ -292,8 +292,8 @@ class Trainer:
       return
     # A resumed run hides what a killed run logged after its checkpoint (whose own epoch
     # was logged at exactly its env_steps, and stays).
-    logger = Logger(os.path.join(self.dir, TRAIN),
-                    purge_step=self.counters.env_steps + 1 if resumed else None)
+    logger = wandb_logger.mirror(Logger(
+        os.path.join(self.dir, TRAIN), purge_step=self.counters.env_steps + 1 if resumed else None))
     progress = ProgressWriter(os.path.join(self.dir, PROGRESS), resume_epoch=self.counters.epoch)
     if self.counters.epoch == 0:
       logger.text("config", "```\n" + cfg.to_json() + "\n```")
@@ -323,6 +323,8 @@ class Trainer:
             logging.info(summary)
           if cfg.videos.num_evals and (epoch % cfg.videos.record_freq == 0):
             self.record(os.path.join(self.dir, VIDEOS, str(epoch)))
+            wandb_logger.log_videos(os.path.join(self.dir, VIDEOS, str(epoch)),
+                                    self.counters.env_steps)
             logger.scalars(self.heading_scalars(), self.counters.env_steps)
           due = epoch % cfg.train.save_freq == 0 or epoch == cfg.train.num_epochs
           if cfg.train.save_model and (due or stop):
