@@ -5,6 +5,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
+from lib.skill_prior import SkillPrior
 from unsupervised_skill_learning.planning import planners
 
 STRATEGIES = {"mppi": planners.mppi, "cem": planners.cem, "discrete": planners.discrete}
@@ -215,3 +216,58 @@ def test_pinned_outputs(kind):
   for name, g, want in zip(("skill", "plan", "planned_return", "best_candidate_return"), got,
                            PINNED[kind]):
     np.testing.assert_allclose(g, want, rtol=rtol, atol=atol, err_msg=name)
+
+
+@pytest.mark.parametrize("kind", ["mppi", "cem"])
+@pytest.mark.parametrize("prior", [SkillPrior("cont_uniform", 2), SkillPrior("gaussian", 2)])
+def test_box_and_gaussian_projections_change_no_plan(kind, prior):
+  """Goal reaching passes the prior's projection to the planner; for the box (a clip to
+  the bounds the planner clips to anyway) and the Gaussian (none) every output is that of
+  the planner without it, bit for bit (same machine)."""
+  low, high = prior.bounds
+  outputs = []
+  for project in (None, prior.project):
+    planner = _planner(kind, planning_horizon=3, skill_low=low, skill_high=high,
+                       project=project)
+    skill, plan, info = planner.plan(PINNED_PARAMS, PINNED_S0, PINNED_GOAL, PINNED_PLAN,
+                                     jax.random.key(7))
+    outputs.append((skill, plan, info["planned_return"], info["best_candidate_return"]))
+  for without, with_projection in zip(*outputs):
+    np.testing.assert_array_equal(without, with_projection)
+
+
+# --- skills on the sphere ---------------------------------------------------------------------
+@pytest.mark.parametrize("kind", ["mppi", "cem"])
+@pytest.mark.parametrize("horizon", [1, 3])
+def test_sphere_candidates_and_plans_stay_on_the_sphere(kind, horizon):
+  sphere = SkillPrior("cont_sphere", 2)
+  planner = _planner(kind, planning_horizon=horizon, project=sphere.project)
+  cfg = planner.config
+  strategy = STRATEGIES[kind](cfg)
+  # Proposals, from the first plan (zeros: the centre of the ball) and from a plan on
+  # the sphere; smoothing (horizon 3) mixes directions, which are put back on it.
+  for i, mean in enumerate((planner.init_plan(), jnp.tile(jnp.array([0.6, 0.8]), (horizon, 1)))):
+    candidates = np.asarray(strategy.propose(strategy.init(mean), jax.random.key(i)))
+    assert candidates.shape == (cfg.num_candidates, horizon, 2)
+    np.testing.assert_allclose(np.linalg.norm(candidates, axis=-1), 1.0, atol=1e-6)
+  params = {"c": jnp.float32(0.05)}
+  plan = planner.init_plan()
+  for i, goal in enumerate([(3.0, 1.0), (-4.0, 0.5), (0.2, -2.0), (-2.0, 2.5)]):
+    skill, plan, _ = planner.plan(params, jnp.zeros(2), jnp.asarray(goal), plan,
+                                  jax.random.key(i))
+    np.testing.assert_allclose(np.linalg.norm(plan, axis=-1), 1.0, atol=1e-6)
+    skill, goal = np.asarray(skill), np.asarray(goal)
+    # On the circle every direction is available: the skill points at the goal.
+    assert skill @ goal / np.linalg.norm(goal) > 0.95, (kind, goal, skill)
+    plan = planner.shift_plan(plan)
+
+
+def test_mppi_first_proposal_on_the_sphere_is_uniform_in_direction():
+  # Around the zero first plan, normalised Gaussian candidates: every direction alike.
+  from scipy import stats  # pylint: disable=import-outside-toplevel
+  sphere = SkillPrior("cont_sphere", 2)
+  cfg = planners.PlannerConfig(skill_dim=2, num_candidates=4000, project=sphere.project)
+  candidates = np.asarray(planners.mppi(cfg).propose(jnp.zeros((1, 2)), jax.random.key(0)))
+  angles = np.arctan2(candidates[:, 0, 1], candidates[:, 0, 0])
+  counts = np.histogram(angles, bins=32, range=(-np.pi, np.pi))[0]
+  assert stats.chisquare(counts).pvalue > 0.01

@@ -116,3 +116,44 @@ def test_bad_prior_names_the_flag():
     SkillPrior("beta", 2)
   with pytest.raises(ValueError, match="num_skills"):
     SkillPrior("gaussian", 0)
+
+
+def test_test_policy_takes_a_sphere_skill_as_a_direction():
+  # pylint: disable=import-outside-toplevel
+  from unsupervised_skill_learning import test_policy as tp
+  sphere = SkillPrior("cont_sphere", 2)
+  plan = tp.plan_episodes(sphere, 2, "3,4", -1, np.random.default_rng(0))
+  np.testing.assert_allclose(plan.skills, [[0.6, 0.8], [0.6, 0.8]], rtol=1e-6)
+  with pytest.raises(tp.UsageError, match="--skill=0,0: .*non-zero"):
+    tp.plan_episodes(sphere, 1, "0,0", -1, np.random.default_rng(0))
+  # Other priors take --skill as given.
+  plan = tp.plan_episodes(SkillPrior("cont_uniform", 2), 1, "3,4", -1, np.random.default_rng(0))
+  np.testing.assert_array_equal(plan.skills, [[3.0, 4.0]])
+
+
+def test_dads_on_the_sphere_trains_evaluates_and_runs_test_policy(tmp_path):
+  """configs/tiny.txt with --skill_type=cont_sphere: training, --run_eval=1 (MPC on the
+  circle, evenly spaced heading directions, a goal video), then test_policy --skill."""
+  # pylint: disable=import-outside-toplevel
+  import json
+
+  from testkit import TINY, run_module
+  out = run_module("dads_off", f"--flagfile={TINY}", f"--logdir={tmp_path}",
+                   "--skill_type=cont_sphere", "--num_epochs=2", "--num_evals=1", "--run_eval=1",
+                   "--num_candidate_sequences=8", "--refine_steps=2", "--primitive_horizon=5",
+                   "--goals=0.5,0.5")
+  assert out.returncode == 0, out.stderr[-3000:]
+  run_dir = tmp_path / "point_mass"
+  summary = json.loads((run_dir / "eval" / "eval_summary.json").read_text())
+  goals = summary["goal_reaching"]
+  assert goals["controller"] == "mpc"
+  chosen = np.asarray(goals["planned"]["per_goal"][0]["skills"])
+  np.testing.assert_allclose(np.linalg.norm(chosen, axis=1), 1.0, atol=1e-5)
+  headings = summary["skills"]["headings"]
+  assert headings["predicted"]["num_skills"] == 41 * 41 and headings["actual"]["num_skills"] == 49
+  assert (run_dir / "eval" / "mpc_eval" / "goal_0.mp4").exists()
+  assert (run_dir / "eval" / "skills" / "skill_0.mp4").exists()
+  out = run_module("test_policy", f"--logdir={tmp_path}", "--skill=-2,0", "--episodes=1",
+                   "--max_env_steps=5")
+  assert out.returncode == 0, out.stderr[-3000:]
+  assert out.stdout.startswith("skill=0 z=-1,0 episode=0 "), out.stdout

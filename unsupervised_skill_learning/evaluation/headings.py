@@ -48,11 +48,17 @@ MAX_ENUMERATED = 4096   # a multivariate Bernoulli prior is enumerated up to thi
 def skill_grid(prior: SkillPrior, n: int = GRID, rng: np.random.Generator | None = None
                ) -> np.ndarray:
   """The skills to look at, float32 [K, dz]: for a continuous prior of 1 or 2 dimensions a
-  regular grid over its box (n points per axis: n x n for 2-D); every skill of a discrete
-  prior (and of a multivariate Bernoulli one, up to MAX_ENUMERATED); otherwise n * n
-  prior samples (from rng, default seed 0)."""
+  regular grid over its box (n points per axis: n x n for 2-D); for the circle
+  (cont_sphere, 2-D) n x n evenly spaced directions, and for S^0 its two points; every
+  skill of a discrete prior (and of a multivariate Bernoulli one, up to MAX_ENUMERATED);
+  otherwise n * n prior samples (from rng, default seed 0)."""
   if prior.is_discrete:
     return prior.enumerate()
+  if prior.kind == "cont_sphere" and prior.dim == 1:
+    return np.array([[-1.0], [1.0]], np.float32)
+  if prior.kind == "cont_sphere" and prior.dim == 2:
+    angles = 2 * np.pi * np.arange(n * n) / (n * n)
+    return np.stack([np.cos(angles), np.sin(angles)], 1).astype(np.float32)
   if prior.kind == "multivariate_bernoulli" and 2**prior.dim <= MAX_ENUMERATED:
     return np.array(list(itertools.product((0.0, 1.0), repeat=prior.dim)), np.float32)
   if prior.kind in ("cont_uniform", "gaussian") and prior.dim <= 2:

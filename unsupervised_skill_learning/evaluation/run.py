@@ -1,4 +1,6 @@
-"""--run_eval=1: skill evaluation, then zero-shot goal reaching with MPC over skills.
+"""--run_eval=1: skill evaluation, then zero-shot goal reaching: MPC over skills where the
+objective has skill dynamics, the latent direction to the goal where it has a
+goal-conditioned latent (METRA); the same report either way.
 
 Writes under <logdir>/<environment>/eval/:
   skills/    one mp4 per evaluated skill, traj_plot.png (actual paths solid, the skill
@@ -64,32 +66,34 @@ def physics_note(model: TrainedModel) -> str:
 
 
 def evaluate_headings(model: TrainedModel, out_dir: str, seed: int) -> dict | None:
-  """Predicted headings (41 x 41 skill grid) and actual ones (7 x 7 grid rolled out), and
-  <out_dir>/headings.png; None without skill dynamics or a position."""
+  """Predicted headings (41 x 41 skill grid; with skill dynamics) and actual ones (7 x 7
+  grid rolled out; any objective), and <out_dir>/headings.png; None without either."""
   cfg = model.cfg
   predicted = headings.model_headings(model.parts, model.state, cfg.env.environment,
                                       cfg.env.max_env_steps, seed=seed)
-  if predicted is None:
-    return None
-  summary, predicted_angles = predicted
-  out = {"predicted": summary}
-  if predicted_angles is None:  # a 1-D position: the displacement range only
-    logging.info("predicted displacement over %d steps: %.2f to %.2f", summary["steps"],
-                 summary["min"], summary["max"])
-    return out
-  actual_angles = None
+  out, predicted_angles, actual_angles = {}, None, None
+  if predicted is not None:
+    summary, predicted_angles = predicted
+    out["predicted"] = summary
+    if predicted_angles is None:  # a 1-D position: the displacement range only
+      logging.info("predicted displacement over %d steps: %.2f to %.2f", summary["steps"],
+                   summary["min"], summary["max"])
+      return out
   actual = headings.rollout_headings(
       eval_envs(model), policy_for(model, model.state),
       seeding.child(seeding.eval_stream(seed, seeding.COVERAGE), headings.ROLLOUT_STREAM))
   if actual is not None:
     out["actual"], actual_angles = actual
+  if not out:
+    return None
   headings.plot_heading_histogram(os.path.join(out_dir, "headings.png"), predicted_angles,
                                   actual_angles, title=f"{cfg.env.environment}: skill headings")
-  logging.info("skill headings (predicted, %d skills): %d of %d bins empty, largest gap "
-               "%.0f degrees (%.0f -> %.0f), %.0f%% slow skills", summary["num_skills"],
-               summary["empty_bins"], len(summary["histogram"]), summary["largest_gap_deg"],
-               summary["largest_gap_from_deg"], summary["largest_gap_to_deg"],
-               100 * summary["slow_fraction"])
+  for name, summary in out.items():
+    logging.info("skill headings (%s, %d skills): %d of %d bins empty, largest gap "
+                 "%.0f degrees (%.0f -> %.0f), %.0f%% slow skills", name,
+                 summary["num_skills"], summary["empty_bins"], len(summary["histogram"]),
+                 summary["largest_gap_deg"], summary["largest_gap_from_deg"],
+                 summary["largest_gap_to_deg"], 100 * summary["slow_fraction"])
   return out
 
 
@@ -178,9 +182,8 @@ def run(cfg: RunConfig, explicit: frozenset[str] = frozenset()) -> dict:
   mpc_dir = os.path.join(root, "mpc_eval")
   if entry.goal_env is None:
     logging.info("goal reaching skipped: %s has no goal-reaching twin", model.cfg.env.environment)
-  elif not model.parts.objective_spec.has_skill_dynamics:
-    logging.warning("goal reaching skipped: goal reaching needs skill dynamics; objective %s "
-                    "has none", model.cfg.objective)
+  elif goal_reaching.capability_of(model) is None:
+    logging.warning("goal reaching skipped: %s", goal_reaching.no_capability(model))
   else:
     summary["goal_reaching"] = goal_reaching.evaluate_goals(model, mpc_dir, seed)
   out = os.path.join(root, "eval_summary.json")

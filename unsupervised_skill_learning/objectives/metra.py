@@ -179,6 +179,7 @@ class METRA:
         dual_opt_state=dual_opt_state, steps=state.steps + 1)
     metrics = {"metra/phi_loss": loss, "metra/phi_reward": jnp.mean(reward),
                "metra/penalty": mean_penalty, "metra/step_size": jnp.mean(self.step_size(delta)),
+               "metra/violated": jnp.mean(weights * (penalty < 0)),
                "metra/lambda": jnp.exp(state.log_lambda)}
     return state, metrics
 

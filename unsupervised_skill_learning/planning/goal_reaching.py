@@ -1,5 +1,10 @@
-"""Zero-shot goal reaching: MPC over skills with the learned skill dynamics, in the real
-environment, and the paper's metrics.
+"""Zero-shot goal reaching in the real environment, and the paper's metrics.
+
+The skill for each primitive comes from a controller (planners.Controller) chosen by the
+objective's declared capability (objectives/base.py), never by its class:
+  skill_dynamics: MPC over skills through the learned skill dynamics (planners.py);
+  goal_latent:    the direction from phi(s) to phi(goal) (zero_shot.py, METRA).
+The loop, metrics, report, plots and videos are the same for both.
 
 Writes under <run>/eval/mpc_eval/: eval_data.txt (one line per goal, the original's
 columns), goal_plot.png, goal_plot_random.png and goal_<i>.mp4 (a fixed camera over the
@@ -21,27 +26,72 @@ from lib import plots, rendering, video
 from lib.atomic import atomic_write
 from unsupervised_skill_learning.evaluation import skills as skill_eval
 from unsupervised_skill_learning.evaluation.model_io import EvaluationError, TrainedModel
-from unsupervised_skill_learning.planning import planners
+from unsupervised_skill_learning.objectives.base import GOAL_LATENT, SKILL_DYNAMICS
+from unsupervised_skill_learning.planning import planners, zero_shot
+
+
+def capability_of(model: TrainedModel) -> str | None:
+  """The capability goal reaching uses for this model's objective: SKILL_DYNAMICS (MPC)
+  where it has one, else GOAL_LATENT (zero-shot), else None."""
+  capabilities = model.parts.objective_spec.capabilities
+  return next((c for c in (SKILL_DYNAMICS, GOAL_LATENT) if c in capabilities), None)
+
+
+def no_capability(model: TrainedModel) -> str:
+  """Why goal reaching declines a model whose objective offers it nothing."""
+  return (f"goal reaching needs skill dynamics; objective {model.cfg.objective} has none "
+          "(nor a goal-conditioned latent)")
+
+
+def goal_capability(model: TrainedModel) -> str:
+  """capability_of(model); EvaluationError when the objective has neither."""
+  capability = capability_of(model)
+  if capability is None:
+    raise EvaluationError(no_capability(model))
+  return capability
 
 
 def require_skill_dynamics(model: TrainedModel) -> None:
-  """Goal reaching plans with the objective's skill dynamics: EvaluationError otherwise."""
-  if not model.parts.objective_spec.has_skill_dynamics:
-    raise EvaluationError(f"goal reaching needs skill dynamics; objective "
-                          f"{model.cfg.objective} has none")
+  """MPC plans with the objective's skill dynamics: EvaluationError otherwise."""
+  if goal_capability(model) != SKILL_DYNAMICS:
+    raise EvaluationError(f"MPC needs skill dynamics; objective {model.cfg.objective} has "
+                          "none (its goal reaching is zero-shot)")
+
+
+def reduced_positions(model: TrainedModel) -> tuple[int, ...]:
+  """Where the position sits in the reduced observation the objective models;
+  EvaluationError when it is not all there (no goal can be compared with it)."""
+  positions = model.parts.reduced_position_indices
+  if positions is None:
+    raise EvaluationError(
+        f"goal reaching needs the position {model.parts.spec.position_indices} in the "
+        f"objective's observation; --reduced_observation={model.cfg.env.reduced_observation} "
+        f"keeps indices {model.parts.reduced_indices}")
+  return positions
+
+
+def make_controller(model: TrainedModel) -> planners.Controller:
+  """The controller of the model's goal capability: MPC (make_planner) or zero-shot."""
+  if goal_capability(model) == SKILL_DYNAMICS:
+    return make_planner(model)
+  return zero_shot.ZeroShot(model.parts.learner.objective.latent, model.parts.prior,
+                            reduced_positions(model))
+
+
+def controller_params(model: TrainedModel):
+  """What the model's controller reads: the skill dynamics' state (MPC) or the
+  objective's state, which holds the latent's parameters (zero-shot)."""
+  objective, state = model.parts.learner.objective, model.state.objective
+  return objective.dynamics_state(state) if goal_capability(model) == SKILL_DYNAMICS else state
 
 
 def make_planner(model: TrainedModel) -> planners.Planner:
   """The planner of --prior_type (MPPI or CEM-like; exhaustive for one-hot skills) over
-  the model's skill dynamics, scoring the predicted positions against the goal."""
+  the model's skill dynamics, scoring the predicted positions against the goal; its
+  candidates and plans are kept in the prior's support (SkillPrior.project)."""
   require_skill_dynamics(model)
   cfg, prior = model.cfg.eval, model.parts.prior
-  positions = model.parts.reduced_position_indices
-  if positions is None:
-    raise EvaluationError(
-        f"goal reaching needs the position {model.parts.spec.position_indices} in the skill "
-        f"dynamics' observation; --reduced_observation={model.cfg.env.reduced_observation} "
-        f"keeps indices {model.parts.reduced_indices}")
+  positions = reduced_positions(model)
   dynamics = model.parts.learner.objective.dynamics
   low, high = prior.bounds
   pcfg = planners.PlannerConfig(
@@ -50,7 +100,7 @@ def make_planner(model: TrainedModel) -> planners.Planner:
       num_candidates=cfg.num_candidate_sequences, refine_steps=cfg.refine_steps,
       mppi_gamma=cfg.mppi_gamma, smoothing_beta=cfg.smoothing_beta,
       top_primitives=cfg.top_primitives, skill_only=dynamics.config.input_dim == 0,
-      position_indices=positions, fresh_proposal=cfg.mpc_fresh_proposal)
+      position_indices=positions, fresh_proposal=cfg.mpc_fresh_proposal, project=prior.project)
   if prior.is_discrete:
     strategy = planners.discrete(pcfg)
   elif cfg.prior_type == "uniform":
@@ -73,10 +123,11 @@ def goal_metrics(positions: np.ndarray, goal: np.ndarray, tolerance: float) -> d
           "initial_distance": float(np.linalg.norm(positions[0] - goal))}
 
 
-def reach_goal(model: TrainedModel, planner: planners.Planner, goal, seed: int, mode: str,
+def reach_goal(model: TrainedModel, controller: planners.Controller, goal, seed: int, mode: str,
                render: bool):
-  """One episode toward `goal`; mode 'planned' (MPC) or 'random' (a prior skill per
-  primitive). Both modes start from the same state (same seed).
+  """One episode toward `goal`; mode 'planned' (the controller's skill per primitive: MPC
+  or zero-shot) or 'random' (a prior skill per primitive). Both modes start from the same
+  state (same seed).
 
   Returns (positions [T + 1, P], frames, skills chosen per primitive).
   """
@@ -91,12 +142,9 @@ def reach_goal(model: TrainedModel, planner: planners.Planner, goal, seed: int, 
   obs, _ = env.reset(options={"goal": goal})
   obs = obs["observation"]
   reduced = np.asarray(model.parts.reduced_indices)
-  dyn_state = model.parts.learner.objective.dynamics_state(model.state.objective)
+  params = controller_params(model)
   key = jax.random.key(seed)
-  # --mpc_fresh_proposal=2 draws proposal means: from keys of their own (fold_in), so the
-  # planner's own keys are those of the other settings.
-  draws = planner.config.fresh_proposal == 2
-  plan = planner.init_plan(jax.random.fold_in(key, 1) if draws else None)
+  memory = controller.start(key)
   path, frames, skills = [obs[positions].copy()], [], []
   renderer = (goal_renderer(env.unwrapped.model, path[0], goal,
                             envs.lookup(goal_env_name).goal_tolerance) if render else None)
@@ -106,9 +154,8 @@ def reach_goal(model: TrainedModel, planner: planners.Planner, goal, seed: int, 
   while not done:
     if mode == "planned":
       key, k = jax.random.split(key)
-      skill, plan, _ = planner.plan(dyn_state, jnp.asarray(obs[reduced]),
-                                    jnp.asarray(goal, jnp.float32), plan, k)
-      plan = planner.shift_plan(plan, jax.random.fold_in(k, 1) if draws else None)
+      skill, memory, _ = controller.choose(params, jnp.asarray(obs[reduced]),
+                                           jnp.asarray(goal, jnp.float32), memory, k)
       skill = np.asarray(skill)
     else:
       skill = prior.sample(rng)
@@ -140,21 +187,22 @@ def goal_renderer(model, start: np.ndarray, goal: np.ndarray,
 
 
 def evaluate_goals(model: TrainedModel, out_dir: str, seed: int) -> dict:
-  """Every goal (--goals, else the environment's list) with MPC and with random skills."""
+  """Every goal (--goals, else the environment's list) with the model's controller (MPC or
+  zero-shot, by capability) and with random skills."""
   cfg = model.cfg
   entry = envs.lookup(cfg.env.environment)
   if entry.goal_env is None:
     raise EvaluationError(f"--environment={cfg.env.environment} has no goal-reaching twin; "
                           "goal reaching is available for Ant-v1 and point_mass")
   goals = np.asarray(cfg.eval.goals or entry.default_goals, np.float64)
-  planner = make_planner(model)
+  controller = make_controller(model)
   os.makedirs(out_dir, exist_ok=True)
   results = {"planned": [], "random": []}
   paths = {"planned": [], "random": []}
   for i, goal in enumerate(goals):
     for mode in ("planned", "random"):
       render = mode == "planned" and cfg.eval.record_eval_videos
-      path, frames, skills = reach_goal(model, planner, goal, seed + i, mode, render)
+      path, frames, skills = reach_goal(model, controller, goal, seed + i, mode, render)
       if frames:
         video.write_mp4(os.path.join(out_dir, f"goal_{i}.mp4"), frames)
       metrics = goal_metrics(path, goal, entry.goal_tolerance)
@@ -167,13 +215,14 @@ def evaluate_goals(model: TrainedModel, out_dir: str, seed: int) -> dict:
                  r["steps"])
   write_eval_data(os.path.join(out_dir, "eval_data.txt"), results["planned"], entry.goal_tolerance)
   for mode, name in (("planned", "goal_plot.png"), ("random", "goal_plot_random.png")):
-    title = "MPC over skills" if mode == "planned" else "random skills"
+    title = controller.title if mode == "planned" else "random skills"
     plots.plot_trajectories(os.path.join(out_dir, name), paths[mode],
                             labels=[f"goal ({g[0]:.2f}, {g[1]:.2f}) ({r['steps']} steps)"
                                     for g, r in zip(goals, results[mode])], goals=goals,
                             title=f"{cfg.env.environment}: {title}")
   summary = {mode: {"per_goal": res, **_means(res)} for mode, res in results.items()}
   summary["goal_tolerance"] = entry.goal_tolerance
+  summary["controller"] = "mpc" if goal_capability(model) == SKILL_DYNAMICS else "zero_shot"
   return summary
 
 

@@ -6,15 +6,28 @@ Candidate plans are rolled out through the skill dynamics, predict(params, s, z)
 scored with a reward of the predicted positions and the goal, summed over every predicted
 step. How candidates are drawn and how their returns become the next plan is a `Strategy`:
 
-  mppi(config):      candidates ~ N(plan, 1.5 I) clipped to the skill bounds; the new plan is
-                     the average weighted by exp(gamma (R - max R)).
-  cem(config):       candidates ~ U(low, high); the `top_primitives` best (the elites) refit
-                     low/high per refinement, and their mean is the plan.
+  mppi(config):      candidates ~ N(plan, 1.5 I), put into the support (below); the new plan
+                     is the average weighted by exp(gamma (R - max R)).
+  cem(config):       candidates ~ U(low, high), put into the support; the `top_primitives`
+                     best (the elites) refit low/high per refinement, and their mean is the
+                     plan.
   discrete(config):  one-hot skills: every sequence of skills is scored exactly in a single
                      round and the best one is the plan.
 
 MPPI and CEM smooth each candidate along the plan before it is scored, as the original did:
 z'[h] = beta z'[h-1] + (1 - beta) z[h] (no effect with planning_horizon 1).
+
+The support (`support`): a candidate is mapped by the prior's projection (`config.project`,
+SkillPrior.project: a clip for the box, normalisation for the sphere) and clipped to
+[skill_low, skill_high], before and after smoothing (a mixture of directions is no
+direction); the plan played (the strategy's mean, a weighted average that may lie inside
+the sphere) is put into the support the same way. So with --skill_type=cont_sphere every
+candidate and every plan is a unit vector (projection onto the sphere): MPPI's proposal
+mean + N(0, 1.5 I) is normalised (around a zero mean: uniform directions), and CEM's
+uniform box draws are normalised (in its first round, before the box shrinks to the
+elites, that favours the diagonals, as normalised points of a square do). For the box
+and the Gaussian priors the projection is the clip itself or nothing, so their plans are
+exactly those of a plain clip to the bounds.
 
 `make_planner` ties a config, the dynamics, a strategy and the reward into one jitted replanning
 step; the planner also owns the plan's initialization and its shift between replans:
@@ -42,7 +55,7 @@ import dataclasses
 import functools
 import itertools
 from collections.abc import Callable
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, Protocol
 
 import jax
 import jax.numpy as jnp
@@ -77,6 +90,8 @@ class PlannerConfig:
   skill_only: bool = False      # predict ignores s: a primitive's change per step is constant
   position_indices: tuple[int, ...] = (0, 1)  # where the positions sit in a predicted state
   fresh_proposal: int = 0       # 0 carry the shifted plan; 1 fresh zeros; 2 fresh N(0, I) draw
+  # z [..., dz] -> z in the prior's support (SkillPrior.project; hashable); None: identity.
+  project: Callable[[jax.Array], jax.Array] | None = None
 
   def __post_init__(self):
     def require(ok, message):
@@ -107,6 +122,15 @@ class PlannerConfig:
     object.__setattr__(self, "position_indices", indices)
 
 
+def support(config: PlannerConfig, skills: jax.Array) -> jax.Array:
+  """Skills [..., dz] put into the prior's support: projected (config.project), then
+  clipped to [skill_low, skill_high]. Points already in a box support come out unchanged,
+  bit for bit."""
+  if config.project is not None:
+    skills = config.project(skills)
+  return jnp.clip(skills, config.skill_low, config.skill_high)
+
+
 # --- strategies ---------------------------------------------------------------------------
 class Strategy(NamedTuple):
   """How candidate plans are proposed and how their returns update the proposal.
@@ -133,8 +157,8 @@ def mppi(config: PlannerConfig) -> Strategy:
 
   def propose(mean, key):
     noise = jnp.sqrt(PROPOSAL_VARIANCE) * jax.random.normal(key, shape)
-    candidates = jnp.clip(mean + noise, config.skill_low, config.skill_high)
-    return smooth(candidates, config.smoothing_beta)
+    candidates = support(config, mean + noise)
+    return support(config, smooth(candidates, config.smoothing_beta))
 
   def update(mean, candidates, returns):
     del mean  # The proposal is re-centred on the weighted average; its spread is fixed.
@@ -154,8 +178,8 @@ def cem(config: PlannerConfig) -> Strategy:
 
   def propose(state, key):
     _, low, high = state
-    candidates = jax.random.uniform(key, shape, minval=low, maxval=high)
-    return smooth(candidates, config.smoothing_beta)
+    candidates = support(config, jax.random.uniform(key, shape, minval=low, maxval=high))
+    return support(config, smooth(candidates, config.smoothing_beta))
 
   def update(state, candidates, returns):
     del state
@@ -276,6 +300,30 @@ def score(config: PlannerConfig, predict: Predict, reward: Reward, params, s0: j
   return jnp.sum(reward(positions_of(config, states), goal), 1), states
 
 
+# --- controllers: what goal reaching asks for a skill ----------------------------------------
+class Controller(Protocol):
+  """Chooses the skill to hold for the next primitive (P steps) toward a goal. Goal
+  reaching's loop, metrics, plots and videos take any Controller: MPC over skill
+  dynamics (`Planner`) or the zero-shot rule of a goal-conditioned latent
+  (planning/zero_shot.py).
+
+    start(key) -> memory: what an episode starts with (MPC: its first plan).
+    choose(params, s [D], goal [P], memory, key) -> (skill [dz], memory, info):
+        params are the objective's (MPC: the skill dynamics' state; zero-shot: the
+        latent's), s the reduced observation, goal the goal position; key a fresh key per
+        choice (split by the caller from the episode's key).
+    title: what the goal plots call the controller.
+  """
+  title: str
+
+  def start(self, key: jax.Array) -> Any:
+    ...
+
+  def choose(self, params, s: jax.Array, goal: jax.Array, memory, key: jax.Array
+             ) -> tuple[jax.Array, Any, dict]:
+    ...
+
+
 # --- the planner --------------------------------------------------------------------------
 def _plan(config: PlannerConfig, predict: Predict, strategy: Strategy, reward: Reward,
           params, s0, goal, plan, key):
@@ -290,6 +338,8 @@ def _plan(config: PlannerConfig, predict: Predict, strategy: Strategy, reward: R
   state, best = jax.lax.scan(refine, strategy.init(plan),
                              jax.random.split(key, strategy.rounds))
   new_plan = strategy.mean(state)
+  if not strategy.one_hot:  # one-hot plans are exact candidates already
+    new_plan = support(config, new_plan)
   # The plan played is the mean, which need not be one of the candidates: score it itself.
   planned_return, states = evaluate(new_plan[None])
   info = {"planned_return": planned_return[0], "predicted_states": states[0],
@@ -309,11 +359,27 @@ class Planner:
   init_plan(key=None) -> plan [H, dz]: the plan to start an episode with.
   shift_plan(plan [H, dz], key=None) -> [H, dz]: the plan for the next replan, after
       executing skill. The keys are used (and required) only with fresh_proposal 2.
+
+  As a `Controller` (receding horizon, the plan is the memory): start(key) is init_plan,
+  choose(...) one plan step then shift_plan. With fresh_proposal 2 their proposal means
+  are drawn from keys of their own (fold_in(key, 1)), so that the planner's own keys are
+  those of the other settings.
   """
   plan: Callable[..., tuple[jax.Array, jax.Array, dict]]
   init_plan: Callable[..., jax.Array]
   shift_plan: Callable[..., jax.Array]
   config: PlannerConfig
+  title: str = "MPC over skills"
+
+  def _draw_key(self, key: jax.Array) -> jax.Array | None:
+    return jax.random.fold_in(key, 1) if self.config.fresh_proposal == 2 else None
+
+  def start(self, key: jax.Array) -> jax.Array:
+    return self.init_plan(self._draw_key(key))
+
+  def choose(self, params, s, goal, memory, key):
+    skill, plan, info = self.plan(params, s, goal, memory, key)
+    return skill, self.shift_plan(plan, self._draw_key(key)), info
 
 
 def make_planner(config: PlannerConfig, predict: Predict, strategy: Strategy,
