@@ -114,3 +114,17 @@ def test_a_missing_capability_is_one_clear_error(tmp_path):
   for call in (lambda: skills.predict(obs, z), lambda: skills.plan(obs, goal=(1.0, 1.0))):
     with pytest.raises(api.CapabilityError, match="needs skill dynamics; objective rnd has none"):
       call()
+
+
+def test_metra_skills_plan_zero_shot_and_have_no_dynamics(tmp_path):
+  """METRA offers goal reaching through its latent (planning/zero_shot.py), not skill
+  dynamics: plan gives the latent direction to the goal, on the sphere; predict is the
+  one clear error."""
+  skills = untrained_skills(tmp_path, objective="metra", skill_type="cont_sphere",
+                            environment="point_mass", reduced_observation=2)
+  obs = skills.make_env(seed=0).reset(seed=0)[0]
+  z = skills.plan(obs, goal=(1.0, 1.0))
+  assert z.shape == (2,) and np.linalg.norm(z) == pytest.approx(1.0, abs=1e-5)
+  np.testing.assert_array_equal(skills.goal_controller()(obs, (1.0, 1.0)), z)
+  with pytest.raises(api.CapabilityError, match="predict needs skill dynamics; objective metra"):
+    skills.predict(obs, z)

@@ -15,7 +15,9 @@
 implementation: loading is `evaluation.model_io.load`, environments are evaluation's
 (`evaluation.skills.EvalEnvs`), acting is `Policy.act` with the one action scaling
 (`backends.host.to_env_action`), prediction is the objective's skill dynamics and planning
-is goal reaching's planner (`planning.goal_reaching.make_planner`).
+is goal reaching's controller for the objective's capability
+(`planning.goal_reaching.make_controller`: MPC over the skill dynamics for DADS, the
+zero-shot rule of a goal-conditioned latent for METRA).
 
 Observations may be given as the environment's array [obs_dim] (batched: [..., obs_dim])
 or as the skill environment's dict observation {"observation", "skill"} (its
@@ -84,9 +86,11 @@ def observation(obs) -> np.ndarray:
 
 
 class GoalController:
-  """Skills toward a goal, chosen as goal reaching chooses them: one replanning (MPC over
-  the skill dynamics) per call, the plan carried to the next call (receding horizon).
-  Call it once per primitive (every `Skills.primitive_horizon` steps).
+  """Skills toward a goal, chosen as goal reaching chooses them (--run_eval=1's loop):
+  one choice per call by the model's goal-reaching controller (MPC over the skill
+  dynamics, its plan carried to the next call: a receding horizon; or the zero-shot
+  rule of a goal-conditioned latent). Call it once per primitive (every
+  `Skills.primitive_horizon` steps).
 
     controller = skills.goal_controller(key=jax.random.key(0))
     z = controller(obs, goal)       # obs [obs_dim], goal [P] -> skill [dz]
@@ -94,19 +98,18 @@ class GoalController:
 
   def __init__(self, skills: "Skills", key: jax.Array):
     self.skills = skills
-    self.planner = skills.planner
-    # --mpc_fresh_proposal=2 draws proposal means from keys of their own, as goal reaching.
-    self._draws = self.planner.config.fresh_proposal == 2
+    self.controller = skills.controller
+    # The same key schedule as goal_reaching.reach_goal: the episode's key starts the
+    # controller's memory, then is split once per choice.
     self.key = key
-    self.plan = self.planner.init_plan(jax.random.fold_in(key, 1) if self._draws else None)
+    self.memory = self.controller.start(key)
 
   def __call__(self, obs, goal: Sequence[float]) -> np.ndarray:
-    model = self.skills.model
-    reduced = observation(obs)[..., np.asarray(model.parts.reduced_indices)]
+    reduced = observation(obs)[..., np.asarray(self.skills.reduced_indices)]
     self.key, k = jax.random.split(self.key)
-    skill, plan, _ = self.planner.plan(self.skills.dynamics_state, jnp.asarray(reduced),
-                                       jnp.asarray(goal, jnp.float32), self.plan, k)
-    self.plan = self.planner.shift_plan(plan, jax.random.fold_in(k, 1) if self._draws else None)
+    skill, self.memory, _ = self.controller.choose(
+        self.skills.controller_params, jnp.asarray(reduced), jnp.asarray(goal, jnp.float32),
+        self.memory, k)
     return np.asarray(skill)
 
 
@@ -164,12 +167,14 @@ class Skills:
     return self.model.checkpoint
 
   # --- acting -----------------------------------------------------------------------
-  def make_env(self, seed: int = 0) -> envs.SkillWrapper:
+  def make_env(self, seed: int = 0, max_env_steps: int | None = None) -> envs.SkillWrapper:
     """The environment the skills were trained on, as evaluation makes it (the run's
-    physics and episode length; the skill beside the observation never changes by
-    itself). Its observation is {"observation" [obs_dim], "skill" [dz]}."""
+    physics; episodes of max_env_steps, default the run's; the skill beside the
+    observation never changes by itself). Its observation is {"observation" [obs_dim],
+    "skill" [dz]}."""
     cfg = self.config
-    return skill_eval.EvalEnvs(self.environment, self.prior, cfg.env.max_env_steps,
+    return skill_eval.EvalEnvs(self.environment, self.prior,
+                               max_env_steps or cfg.env.max_env_steps,
                                cfg.env.physics).make(np.random.default_rng(seed))
 
   def act(self, obs, z, deterministic: bool = True, key: jax.Array | None = None
@@ -194,6 +199,14 @@ class Skills:
       raise CapabilityError(f"{what} needs skill dynamics; objective {self.objective} has none "
                             f"(the model at {self.checkpoint})")
 
+  def require_goal_reaching(self, what: str) -> None:
+    """CapabilityError unless the objective offers goal reaching (skill dynamics or a
+    goal-conditioned latent); `what` names the caller."""
+    try:
+      goal_reaching.goal_capability(self.model)
+    except EvaluationError as err:
+      raise CapabilityError(f"{what}: {err} (the model at {self.checkpoint})") from None
+
   @property
   def dynamics_state(self):
     """The skill dynamics' parameters and normalizers (what predict and plan use)."""
@@ -215,23 +228,34 @@ class Skills:
     return np.asarray(dynamics.predict_next(self.dynamics_state, jnp.asarray(reduced),
                                             jnp.asarray(z, jnp.float32)))
 
-  # --- planning -------------------------------------------------------------------------
+  # --- goal reaching ----------------------------------------------------------------------
   @functools.cached_property
-  def planner(self) -> planners.Planner:
-    """Goal reaching's planner over the skill dynamics (built and compiled once)."""
-    self.require("plan")
-    return goal_reaching.make_planner(self.model)
+  def controller(self) -> planners.Controller:
+    """Goal reaching's controller for the objective's capability (built once): MPC over
+    the skill dynamics, or the zero-shot rule of a goal-conditioned latent.
+    CapabilityError for objectives with neither (DIAYN, RND)."""
+    self.require_goal_reaching("goal reaching")
+    return goal_reaching.make_controller(self.model)
+
+  @property
+  def controller_params(self):
+    """What the controller reads: the skill dynamics' state or the latent's parameters."""
+    return goal_reaching.controller_params(self.model)
 
   def goal_controller(self, key: jax.Array | None = None) -> GoalController:
-    """A fresh receding-horizon controller toward goals (see GoalController); key
+    """A fresh goal-reaching controller for one episode (see GoalController); key
     defaults to jax.random.key(seed of the run)."""
+    self.require_goal_reaching("goal_controller")
     return GoalController(self, jax.random.key(self.config.seed) if key is None else key)
 
   def plan(self, obs, goal: Sequence[float], key: jax.Array | None = None) -> np.ndarray:
     """The skill [dz] goal reaching would choose now from obs [obs_dim] toward goal [P]
-    (the position coordinates, e.g. x-y): the first replanning of a fresh plan. The
-    planner samples candidates from `key` (default: jax.random.key(seed of the run)), so
-    the same key gives the same skill."""
+    (the position coordinates, e.g. x-y): a fresh controller's first choice (MPC: the
+    first replanning of a fresh plan, its candidates drawn from `key`, default
+    jax.random.key(seed of the run), so the same key gives the same skill; METRA: the
+    latent direction to the goal). CapabilityError where the objective offers no goal
+    reaching (DIAYN, RND)."""
+    self.require_goal_reaching("plan")
     return self.goal_controller(key)(obs, goal)
 
   def __repr__(self) -> str:

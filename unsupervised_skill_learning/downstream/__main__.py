@@ -40,6 +40,8 @@ _F.DEFINE_float("updates_per_step", 1.0, "SAC updates per controller step (a met
 _F.DEFINE_integer("replay_buffer_capacity", 100_000, "Replay buffer size (controller steps).")
 _F.DEFINE_integer("primitive_horizon", 0, "Env steps a skill is held (0: the skills' "
                   "--primitive_horizon).")
+_F.DEFINE_integer("max_env_steps", 0, "Episode length in env steps (0: the task's, 200 for the "
+                  "shipped ones).")
 _F.DEFINE_bool("deterministic_skills", False, "The skill policy acts with its mean action "
                "(default: sampled actions, as evaluation's).")
 _F.DEFINE_integer("eval_episodes", 10, "Test episodes per evaluation (the same task states "
@@ -61,11 +63,10 @@ _F.DEFINE_string("wandb_project", "", "Also log to Weights & Biases under this p
                  "the wandb extra; WANDB_MODE=offline works without an account).")
 
 FLAGS = flags.FLAGS
-_SETTINGS = ("skills", "task", "method", "logdir", "seed", "num_env_steps", "env_steps_per_epoch",
-             "initial_env_steps", "updates_per_step", "replay_buffer_capacity",
-             "primitive_horizon", "deterministic_skills", "eval_episodes", "eval_freq",
-             "record_freq", "save_freq", "keep_checkpoints", "agent_lr", "agent_gamma",
-             "agent_entropy", "agent_batch_size", "target_entropy_scale", "wandb_project")
+# Every flag of this module is a setting (DownstreamConfig's field of the same name);
+# --hidden_layer_size is resolved against the skills first.
+_SETTINGS = tuple(f.name for f in FLAGS.get_key_flags_for_module(sys.modules[__name__])
+                  if f.name != "hidden_layer_size")
 
 
 def _fail(message: str) -> None:

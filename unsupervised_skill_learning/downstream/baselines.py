@@ -2,9 +2,10 @@
 episodes as the trained controllers (episodes.test_episodes), in the MetaEnv.
 
   mpc:            zero-shot: at every primitive, goal reaching's controller chooses the
-                  skill toward the task's current goal (Task.goal): MPC over the skill
-                  dynamics (api.Skills.goal_controller), its plan carried from primitive
-                  to primitive as in --run_eval=1.
+                  skill toward the task's current goal (Task.goal), by the skills'
+                  capability (api.Skills.goal_controller): MPC over the skill dynamics
+                  (DADS), its plan carried from primitive to primitive as in
+                  --run_eval=1, or the zero-shot rule of a goal-conditioned latent (METRA).
   random_skills:  a skill drawn from the prior at every primitive.
 """
 
@@ -25,10 +26,11 @@ RANDOM_SKILLS = episodes.TEST + 1
 
 def check_mpc(skills: Skills, task: Task) -> None:
   """Fails before any work where MPC cannot run: a task without a goal (TaskError), or
-  skills without what planning needs (api.CapabilityError)."""
+  skills without goal reaching (api.CapabilityError: neither skill dynamics nor a
+  goal-conditioned latent)."""
   if task.goal(task.reset(np.random.default_rng(0))) is None:
     raise TaskError(f"--method=mpc plans toward the task's goal; --task={task.name} gives none")
-  skills.require("--method=mpc")
+  skills.require_goal_reaching("--method=mpc")
 
 
 def mpc_act(skills: Skills, key: jax.Array) -> episodes.Act:

@@ -43,6 +43,7 @@ class DownstreamConfig:
   updates_per_step: float = 1.0
   replay_buffer_capacity: int = 100_000  # controller transitions
   primitive_horizon: int = 0        # 0: the skills' --primitive_horizon
+  max_env_steps: int = 0            # episode length; 0: the task's
   deterministic_skills: bool = False  # the skill policy's mean action (default: sampled)
   eval_episodes: int = 10           # test episodes per evaluation (fixed task states)
   eval_freq: int = 10               # evaluate every N epochs (and at the end)
@@ -62,7 +63,8 @@ class DownstreamConfig:
             f"must be an integer in [0, {MAX_SEED})")
     require_positive(self, "num_env_steps", "env_steps_per_epoch", "replay_buffer_capacity",
                      "updates_per_step", "save_freq", "keep_checkpoints", "eval_freq")
-    for flag in ("initial_env_steps", "primitive_horizon", "eval_episodes", "record_freq"):
+    for flag in ("initial_env_steps", "primitive_horizon", "max_env_steps", "eval_episodes",
+                 "record_freq"):
       require(getattr(self, flag) >= 0, flag, getattr(self, flag), "must be >= 0")
     require(self.method in TRAINED or self.eval_episodes > 0, "eval_episodes",
             self.eval_episodes, f"--method={self.method} is measured by its test episodes; "

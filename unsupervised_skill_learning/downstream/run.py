@@ -20,6 +20,7 @@ resume are refused.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 
 import numpy as np
@@ -76,12 +77,17 @@ def write_config(cfg: DownstreamConfig) -> None:
   atomic_write(os.path.join(cfg.logdir, CONFIG), cfg.to_json())
 
 
-def prepare(cfg: DownstreamConfig) -> tuple[api.Skills, tasks.Task, int]:
-  """(the skills, the task, the primitive horizon); one-line errors (TaskError,
-  CapabilityError, model_io's) before any work."""
+def prepare(cfg: DownstreamConfig, skills: api.Skills | None = None
+            ) -> tuple[api.Skills, tasks.Task, int]:
+  """(the skills, loaded from cfg.skills unless given, the task, the primitive horizon);
+  one-line errors (TaskError, CapabilityError, model_io's) before any work."""
   task = tasks.get_task(cfg.task)
-  tasks.check_environment(task, api.trained_config(cfg.skills).env.environment, cfg.skills)
-  skills = api.load_skills(cfg.skills)
+  if cfg.max_env_steps:
+    task = dataclasses.replace(task, max_env_steps=cfg.max_env_steps)
+  trained = api.trained_config(cfg.skills) if skills is None else skills.config
+  tasks.check_environment(task, trained.env.environment, cfg.skills)
+  if skills is None:
+    skills = api.load_skills(cfg.skills)
   if cfg.method == "mpc":
     baselines.check_mpc(skills, task)
   if cfg.wandb_project:
@@ -89,10 +95,11 @@ def prepare(cfg: DownstreamConfig) -> tuple[api.Skills, tasks.Task, int]:
   return skills, task, cfg.primitive_horizon or skills.primitive_horizon
 
 
-def run(cfg: DownstreamConfig) -> dict[str, float]:
+def run(cfg: DownstreamConfig, skills: api.Skills | None = None) -> dict[str, float]:
   """Runs cfg's method (training or resuming the trained ones); returns the last test
-  metrics."""
-  skills, task, horizon = prepare(cfg)
+  metrics. `skills`: the skills at cfg.skills, already loaded (load_skills), to save
+  loading them again."""
+  skills, task, horizon = prepare(cfg, skills)
   with RunLock(cfg.logdir):
     tracked = (wandb_logger.start(cfg.wandb_project, cfg.logdir, cfg.flat())
                if cfg.wandb_project else None)
