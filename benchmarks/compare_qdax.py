@@ -63,8 +63,8 @@ def ours() -> dict:
   learner = trainer.learner
 
   def updates():
-    dyn = trainer.buffer.sample(rng, 256, 64)
-    agent = trainer.buffer.sample(rng, 256, 64)
+    dyn = trainer.backend.buffer.sample(rng, 256, 64)
+    agent = trainer.backend.buffer.sample(rng, 256, 64)
     state, _ = learner.objective_epoch(trainer.state, dyn, jax.random.key(0))
     jax.block_until_ready(learner.agent_epoch(state, agent, jax.random.key(1)))
 

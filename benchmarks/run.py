@@ -121,7 +121,7 @@ def bench_env_and_collector(repeats: int) -> dict:
 
     def collect():
       data = trainer.backend.collect(actor, steps)
-      trainer.buffer.add_batch(data)
+      trainer.backend.buffer.add_batch(data)
 
     t = median_time(collect, repeats)
     out[f"collector_steps_per_sec_{num_envs}env"] = steps / t
@@ -264,9 +264,8 @@ def bench_learning_host_vs_mjx(repeats: int) -> dict:
         t0 = time.perf_counter()
         trainer.epoch()
         times.append(time.perf_counter() - t0)
-      steps = (trainer.backend.steps_per_epoch if backend == "mjx"
-               else -(-cfg.train.collect_steps // num_envs) * num_envs)
-      out[f"{name}_{backend}_{num_envs}envs_env_steps_per_sec"] = steps / statistics.median(times)
+      out[f"{name}_{backend}_{num_envs}envs_env_steps_per_sec"] = (
+          trainer.backend.steps_per_epoch / statistics.median(times))
   return out
 
 

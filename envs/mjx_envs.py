@@ -48,6 +48,7 @@ import mujoco
 import numpy as np
 from mujoco import mjx
 
+from envs import registry
 from envs.point_mass import ARENA
 
 SUPPORTED = ("Ant-v1", "HalfCheetah-v1", "Humanoid-v1", "point_mass")
@@ -218,7 +219,6 @@ def make_mjx_env(name: str) -> MJXEnv:
   """
   if name not in SUPPORTED:
     raise ValueError(f"--environment={name}: --backend=mjx supports: {', '.join(SUPPORTED)}")
-  from envs import registry  # pylint: disable=import-outside-toplevel  (registry -> physics)
   cpu_env = registry.get_environment(name, physics="mjx")
   mj_model = cpu_env.unwrapped.model
   frame_skip = int(cpu_env.unwrapped.frame_skip)

@@ -15,7 +15,8 @@ implicitfast), pyramidal friction cones, contacts, tolerance (1e-8). Nothing is 
 | Humanoid-v1    | PGS, 50 iterations      | Newton, iterations=8, ls_iterations=8 |
 | point_mass     | Newton, 100 it., 50 ls  | Newton, iterations=1, ls_iterations=4 |
 
-How they change the physics: `trajectory_gap(name, options, steps=200, seed)` runs CPU
+How they change the physics: `envs.physics_gap.trajectory_gap(name, options, steps=200,
+seed)` runs CPU
 MuJoCo twice from the same reset (seed) with the same 200 seeded uniform random actions,
 once with the XML's options and once with `options`, and returns the largest distance
 between the two torso paths (x-y; x alone for HalfCheetah). Measured with MuJoCo 4.0.0,
@@ -60,6 +61,10 @@ CPU evaluation of an MJX-trained run uses exactly these options:
 `envs.get_environment(name, physics="mjx")` (and `make_skill_env(..., physics="mjx")`)
 apply `MJX_OPTIONS` to the model after construction; goal twins (Ant-v1_goal,
 point_mass_goal) take their robot's options.
+
+This module is data and `apply`; it imports nothing of `envs` (the registry imports it to
+build environments with these options; the measurement, which builds environments by
+name, is `envs.physics_gap`).
 """
 
 from __future__ import annotations
@@ -69,7 +74,6 @@ from collections.abc import Mapping
 from typing import Any
 
 import mujoco
-import numpy as np
 
 _SOLVERS = {"newton": mujoco.mjtSolver.mjSOL_NEWTON, "cg": mujoco.mjtSolver.mjSOL_CG,
             "pgs": mujoco.mjtSolver.mjSOL_PGS}
@@ -131,39 +135,3 @@ def apply(model: mujoco.MjModel, options: Mapping[str, Any]) -> None:
       setattr(opt, key, value)
     else:
       raise ValueError(f"unknown MuJoCo option {key!r}")
-
-
-def _paths(name: str, options: Mapping[str, Any] | None, steps: int, seed: int
-           ) -> np.ndarray:
-  """Positions [steps + 1, len(position_indices)] of `name` on CPU MuJoCo."""
-  from envs import registry  # pylint: disable=import-outside-toplevel  (registry imports us)
-  entry = registry.lookup(name)
-  env = entry.make()
-  if options is not None:
-    apply(env.unwrapped.model, options)
-  env.reset(seed=seed)
-  rng = np.random.default_rng(seed)
-  low, high = env.action_space.low, env.action_space.high
-  index = list(entry.spec.position_indices)
-  path = [np.array(env.unwrapped.data.qpos[index])]
-  for _ in range(steps):
-    env.step(rng.uniform(low, high))
-    path.append(np.array(env.unwrapped.data.qpos[index]))
-  return np.stack(path)
-
-
-def trajectory_gap(name: str, options: Mapping[str, Any], steps: int = 200, seed: int = 0
-                   ) -> float:
-  """Max distance between the torso positions (x-y; x for HalfCheetah) of `name` with
-  the XML's own options and with `options`, on CPU MuJoCo, from the same start (reset
-  with `seed`) and the same `steps` random actions (uniform in the action bounds, drawn
-  from `np.random.default_rng(seed)`). Environments are not reset on termination."""
-  default = _paths(name, None, steps, seed)
-  changed = _paths(name, options, steps, seed)
-  return float(np.max(np.linalg.norm(default - changed, axis=-1)))
-
-
-def path_length(name: str, steps: int = 200, seed: int = 0) -> float:
-  """Length of the torso path of `trajectory_gap`'s run with the XML's own options."""
-  path = _paths(name, None, steps, seed)
-  return float(np.sum(np.linalg.norm(np.diff(path, axis=0), axis=-1)))

@@ -1,3 +1,6 @@
+import ast
+import pathlib
+
 import jax.numpy as jnp
 import mujoco
 import numpy as np
@@ -151,3 +154,34 @@ def test_same_seed_same_first_observations_and_skills():
 def test_retired_gymnasium_ids_name_the_current_one(name, current):
   with pytest.raises(ValueError, match=f"--environment={name} .*use --environment={current}$"):
     envs.lookup(name)
+
+
+def _envs_imports(path: pathlib.Path) -> set[str]:
+  """The envs.* modules that module file `path` imports, at any depth of its code."""
+  found = set()
+  for node in ast.walk(ast.parse(path.read_text())):
+    if isinstance(node, ast.ImportFrom) and node.module == "envs":
+      found.update(f"envs.{a.name}" for a in node.names)
+    elif isinstance(node, ast.ImportFrom) and (node.module or "").startswith("envs."):
+      found.add(node.module)
+    elif isinstance(node, ast.Import):
+      found.update(a.name for a in node.names if a.name.startswith("envs."))
+  return found
+
+
+def test_envs_modules_import_each_other_without_a_circle():
+  """physics <-> registry was a circle (hidden in a function-level import): no module of
+  envs/ may reach itself through the modules it imports."""
+  folder = pathlib.Path(envs.__file__).parent
+  modules = {f"envs.{p.stem}": p for p in folder.glob("*.py") if p.stem != "__init__"}
+  graph = {name: _envs_imports(path) & set(modules) for name, path in modules.items()}
+  assert "envs.registry" in graph["envs.physics_gap"]  # the walk sees real imports
+
+  def reaches(start, target, seen):
+    for nxt in graph[start]:
+      if nxt == target or (nxt not in seen and reaches(nxt, target, seen | {nxt})):
+        return True
+    return False
+
+  circles = [name for name in graph if reaches(name, name, {name})]
+  assert not circles, circles

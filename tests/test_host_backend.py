@@ -1,5 +1,9 @@
 """The host backend: transitions chain within episodes, keep their skill, and carry the
-behaviour policy's log-probabilities; its state restores exactly."""
+behaviour policy's log-probabilities; its state restores exactly; it owns the replay
+buffer training samples from, saved in the checkpoint layout of before."""
+
+import json
+import pathlib
 
 import jax
 import numpy as np
@@ -8,7 +12,8 @@ import pytest
 from lib.skill_prior import SkillPrior
 from unsupervised_skill_learning.agents.policy import Policy
 from unsupervised_skill_learning.backends.host import HostBackend, make_skill_envs, to_env_action
-from unsupervised_skill_learning.config import AgentConfig, EnvConfig
+from unsupervised_skill_learning.config import AgentConfig, EnvConfig, RunConfig
+from unsupervised_skill_learning.training.trainer import Trainer
 
 
 def _backend(num_envs, collect_policy="default", max_env_steps=15, seed=0):
@@ -70,3 +75,38 @@ def test_state_restores_exactly():
   second = b.collect(params, 30)
   for name, x in first.as_dict().items():
     np.testing.assert_array_equal(x, getattr(second, name), err_msg=name)
+
+
+def test_collect_only_backend_refuses_to_train():
+  backend, _, params, _ = _backend(1)
+  with pytest.raises(RuntimeError, match="only collects"):
+    backend.prefill(params, 10, lambda: jax.random.key(0))
+
+
+def test_training_backend_owns_its_buffer_and_checkpoint_layout_is_unchanged(tmp_path):
+  """The trainer knows only the EnvBackend protocol, and a host checkpoint keeps the
+  layout written before the backend owned its buffer (meta.json keys, buffer.npz), so
+  older checkpoints resume; an epoch after a restore equals the epoch it replays."""
+  cfg = RunConfig.build(logdir=str(tmp_path), environment="point_mass", max_env_steps=20,
+                        reduced_observation=2, num_skills=2, hidden_layer_size=16,
+                        num_components=2, replay_buffer_capacity=200, initial_collect_steps=20,
+                        collect_steps=20, skill_dyn_train_steps=2, skill_dyn_batch_size=8,
+                        agent_train_steps=2, agent_batch_size=8, num_evals=0)
+  trainer = Trainer(cfg)
+  trainer.collect(cfg.train.initial_collect_steps)
+  assert len(trainer.backend.buffer) == 20 and trainer.counters.env_steps == 20
+  trainer.epoch()
+  path = trainer.save()
+  meta = json.loads((pathlib.Path(path) / "meta.json").read_text())
+  assert set(meta) == {"epoch", "env_steps", "buffer_rng", "key", "collector", "config",
+                       "format_version"}
+  assert set(meta["collector"]) == {"rng", "envs", "stats"}
+  assert (pathlib.Path(path) / "buffer.npz").exists()
+  after = trainer.epoch()
+  resumed = Trainer(cfg)
+  resumed.restore(path)
+  assert len(resumed.backend.buffer) == 40
+  again = resumed.epoch()
+  for name, value in after.items():
+    if not name.startswith("perf/"):
+      assert again[name] == value, name

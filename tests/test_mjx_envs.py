@@ -18,7 +18,7 @@ import pytest
 from mujoco import mjx
 
 import envs
-from envs import mjx_envs, physics
+from envs import mjx_envs, physics, physics_gap
 from envs.point_mass import ARENA
 
 ALL = ("Ant-v1", "HalfCheetah-v1", "Humanoid-v1", "point_mass")
@@ -254,9 +254,9 @@ def test_cpu_physics_option():
 
 
 def test_trajectory_gap():
-  assert physics.trajectory_gap("point_mass", physics.MJX_OPTIONS["point_mass"], steps=50) == 0.0
-  assert physics.trajectory_gap("HalfCheetah-v1", physics.MJX_OPTIONS["HalfCheetah-v1"],
-                                steps=50) < 1e-3
+  gap = physics_gap.trajectory_gap
+  assert gap("point_mass", physics.MJX_OPTIONS["point_mass"], steps=50) == 0.0
+  assert gap("HalfCheetah-v1", physics.MJX_OPTIONS["HalfCheetah-v1"], steps=50) < 1e-3
   # One solver iteration visibly changes the cheetah's gait.
-  assert physics.trajectory_gap("HalfCheetah-v1", dict(solver="newton", iterations=1,
-                                                       ls_iterations=4), steps=200) > 0.1
+  assert gap("HalfCheetah-v1", dict(solver="newton", iterations=1, ls_iterations=4),
+             steps=200) > 0.1

@@ -14,6 +14,7 @@ accumulators travel in `state()` / `restore()`.
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import flax.struct
@@ -25,6 +26,7 @@ from lib.device_buffer import DeviceBuffer
 from lib.skill_prior import SkillPrior
 from lib.transition import Transition
 from unsupervised_skill_learning.agents.policy import Policy
+from unsupervised_skill_learning.backends.base import KeySource
 from unsupervised_skill_learning.backends.host import to_env_action
 from unsupervised_skill_learning.config import AgentConfig, EnvConfig, TrainConfig
 
@@ -62,9 +64,7 @@ class EpisodeSums(flax.struct.PyTreeNode):
 
 
 class MJXBackend:
-  """Implements backends.base.EnvBackend, plus the fused `train_epoch`."""
-
-  fused = True
+  """Implements backends.base.EnvBackend; its `train_epoch` is one jitted call."""
 
   def __init__(self, env, prior: SkillPrior, policy: Policy, env_cfg: EnvConfig,
                agent: AgentConfig, train: TrainConfig, key: jax.Array):
@@ -181,22 +181,30 @@ class MJXBackend:
     """Builds the fused epoch for this learner (compiled on its first call)."""
     self._epoch = self.make_epoch(learner)
 
-  def prefill(self, actor_params, num_steps: int, key) -> int:
-    """Collects at least num_steps transitions into the device buffer; returns how many."""
+  def prefill(self, actor_params, num_steps: int, next_key: KeySource) -> int:
+    """Collects at least num_steps transitions into the device buffer (one key); returns
+    how many."""
     rounds = -(-num_steps // self.num_envs)
-    self.carry, self.sums, fresh = self._collect(actor_params, self.carry, self.sums, key,
-                                                 rounds=rounds)
+    self.carry, self.sums, fresh = self._collect(actor_params, self.carry, self.sums,
+                                                 next_key(), rounds=rounds)
     self.buffer = self.buffer.add(fresh)
     return rounds * self.num_envs
 
-  def train_epoch(self, state, key) -> tuple[Any, dict[str, float]]:
-    """One fused epoch; metrics as floats (one device-to-host transfer)."""
-    state, self.carry, self.buffer, metrics, sums = self._epoch(state, self.carry, self.buffer,
-                                                                key)
-    metrics, sums = jax.device_get((metrics, sums))
+  def train_epoch(self, state, next_key: KeySource
+                  ) -> tuple[Any, dict[str, float], dict[str, float]]:
+    """One fused epoch (one key); metrics as floats (one device-to-host transfer). The
+    epoch's finished episodes replace the episode sums (episode_stats reads them)."""
+    t0 = time.perf_counter()
+    state, self.carry, self.buffer, metrics, self.sums = self._epoch(
+        state, self.carry, self.buffer, next_key())
+    metrics = jax.device_get(metrics)
     out = {k: float(v) for k, v in metrics.items()}
-    out.update(sums.means())
-    return state, out
+    seconds = time.perf_counter() - t0
+    updates = self.train.skill_dyn_train_steps + self.agent.agent_train_steps
+    perf = {"perf/env_steps_per_sec": self.steps_per_epoch / max(seconds, 1e-9),
+            "perf/updates_per_sec": updates / max(seconds, 1e-9),
+            "perf/epoch_seconds": seconds}
+    return state, out, perf
 
   # --- EnvBackend -------------------------------------------------------------------------
   def reset(self, key=None) -> None:
@@ -219,14 +227,23 @@ class MJXBackend:
     return out
 
   def state(self) -> tuple[dict, dict[str, np.ndarray]]:
+    """The env states, the device buffer and the episode sums, as arrays."""
     leaves = jax.tree.leaves(jax.device_get((self.carry, self.buffer, self.sums)))
-    return {"backend": "mjx", "leaves": len(leaves)}, {
+    return {"collector": {"backend": "mjx", "leaves": len(leaves)}}, {
         f"mjx/{i:04d}": np.asarray(leaf) for i, leaf in enumerate(leaves)}
+
+  def save_files(self, folder: str) -> None:
+    """Nothing: the device buffer is among state()'s arrays."""
+    del folder
+
+  def load_files(self, folder: str) -> None:
+    del folder
 
   def restore(self, meta: dict, arrays: dict[str, np.ndarray]) -> None:
     template = (self.carry, self.buffer, self.sums)
     leaves, treedef = jax.tree.flatten(template)
-    if meta.get("backend") != "mjx" or meta.get("leaves") != len(leaves):
+    collector = meta["collector"]
+    if collector.get("backend") != "mjx" or collector.get("leaves") != len(leaves):
       raise ValueError("checkpoint was not written by --backend=mjx with these settings")
     restored = []
     for i, want in enumerate(leaves):

@@ -26,7 +26,6 @@ import os
 import shutil
 import signal
 import sys
-import time
 
 import jax
 import numpy as np
@@ -38,11 +37,9 @@ from lib import checkpoint, wandb_logger
 from lib.atomic import atomic_write
 from lib.logger import Logger
 from lib.progress import ProgressWriter
-from lib.replay_buffer import ReplayBuffer
 from lib.run_lock import RunLock
-from lib.transition import Transition
-from unsupervised_skill_learning import components, seeding
-from unsupervised_skill_learning.backends.host import HostBackend, make_skill_envs
+from unsupervised_skill_learning import backends, components, seeding
+from unsupervised_skill_learning.backends.host import make_skill_envs
 from unsupervised_skill_learning.config import ConfigError, RunConfig
 from unsupervised_skill_learning.evaluation import headings
 from unsupervised_skill_learning.evaluation import skills as skill_eval
@@ -117,7 +114,6 @@ class Trainer:
     self.cfg = cfg
     self.dir = cfg.run_dir
     streams = seeding.training_streams(cfg.seed, cfg.env.num_envs)
-    self.buffer_rng = streams.buffer
     self.video_seed = streams.video
     self.key = jax.random.key(cfg.seed)
 
@@ -126,50 +122,36 @@ class Trainer:
     probe.close()
     self.parts = components.build(cfg, action_dim)
     self.learner = self.parts.learner
-    if cfg.env.backend == "mjx":
-      # pylint: disable=import-outside-toplevel  (MJX loads only for runs that use it)
-      from envs.mjx_envs import make_mjx_env
-      from unsupervised_skill_learning.backends.mjx import MJXBackend
-      self.backend = MJXBackend(make_mjx_env(cfg.env.environment), self.parts.prior,
-                                self.learner.policy, cfg.env, cfg.agent, cfg.train,
-                                seeding.jax_stream(cfg.seed, seeding.MJX_ENVS))
-      self.backend.bind(self.learner)
-      self.buffer = None  # the backend's, on the device
-    else:
-      env_rngs = [np.random.default_rng(s) for s in streams.envs]
-      self.backend = HostBackend(make_skill_envs(cfg.env, self.parts.prior, env_rngs),
-                                 self.learner.policy, streams.collector, cfg.agent)
-      self.buffer = ReplayBuffer(cfg.train.replay_buffer_capacity, self.parts.obs_dim,
-                                 self.parts.prior.dim, action_dim)
+    # The environments and the replay buffer (host or device), behind backends.EnvBackend.
+    self.backend = backends.make(cfg, self.parts, streams)
     self.key, init_key = jax.random.split(self.key)
     self.state = self.learner.init(init_key)
     self.counters = Counters()
-    # (returns, lengths) of the episodes that finished in the last epoch (host backend;
-    # the device backend reports their means only).
+    # (returns, lengths) of the episodes that finished in the last epoch, or (None, None)
+    # where the backend reports their means only (MJX).
     self.last_episodes = (None, None)
 
   # --- checkpoints ------------------------------------------------------------------
   def save(self) -> str:
     backend_meta, arrays = self.backend.state()
     meta = {"epoch": self.counters.epoch, "env_steps": self.counters.env_steps,
-            "buffer_rng": self.buffer_rng.bit_generator.state,
             "key": np.asarray(jax.random.key_data(self.key)).tolist(),
-            "collector": backend_meta, "config": self.cfg.to_json()}
-    extra = None if self.buffer is None else (
-        lambda d: self.buffer.save(os.path.join(d, "buffer.npz")))
+            "config": self.cfg.to_json()}
+    clash = set(meta) & set(backend_meta)
+    if clash:
+      raise RuntimeError(f"backend state entries {sorted(clash)} clash with the trainer's")
     return checkpoint.save(os.path.join(self.dir, MODELS), self.counters.epoch, self.state,
-                           meta, arrays, extra=extra, keep=self.cfg.train.keep_checkpoints)
+                           {**meta, **backend_meta}, arrays, extra=self.backend.save_files,
+                           keep=self.cfg.train.keep_checkpoints)
 
   def restore(self, path: str) -> None:
     meta, arrays = checkpoint.restore_meta(path)
     self.state = jax.tree.map(jax.numpy.asarray, checkpoint.restore_state(path, self.state))
     try:
-      if self.buffer is not None:
-        self.buffer.load(os.path.join(path, "buffer.npz"))
-      self.backend.restore(meta["collector"], arrays)
+      self.backend.load_files(path)
+      self.backend.restore(meta, arrays)
     except (OSError, KeyError, ValueError) as err:
       raise checkpoint.CheckpointError(f"{path}: cannot resume from this checkpoint ({err})") from err
-    self.buffer_rng.bit_generator.state = meta["buffer_rng"]
     self.key = jax.random.wrap_key_data(np.asarray(meta["key"], np.uint32))
     self.counters = Counters(meta["epoch"], meta["env_steps"])
 
@@ -178,67 +160,19 @@ class Trainer:
     self.key, key = jax.random.split(self.key)
     return key
 
-  def collect(self, steps: int) -> Transition | None:
-    """Collects into the replay buffer: the host's (returns the transitions) or the
-    device backend's (returns None)."""
-    if self.buffer is None:
-      self.counters.env_steps += self.backend.prefill(self.state.agent.actor, steps,
-                                                      self._next_key())
-      return None
-    data = self.backend.collect(self.state.agent.actor, steps)
-    self.buffer.add_batch(data)
-    self.counters.env_steps += len(data)
-    return data
-
-  def fused_epoch(self) -> dict[str, float]:
-    """One epoch on the device backend: a single jitted call."""
-    self.last_episodes = (None, None)
-    cfg = self.cfg
-    t0 = time.perf_counter()
-    self.state, metrics = self.backend.train_epoch(self.state, self._next_key())
-    seconds = time.perf_counter() - t0
-    self.counters.epoch += 1
-    self.counters.env_steps += self.backend.steps_per_epoch
-    updates = cfg.train.skill_dyn_train_steps + cfg.agent.agent_train_steps
-    metrics.update({"perf/env_steps_per_sec": self.backend.steps_per_epoch / max(seconds, 1e-9),
-                    "perf/updates_per_sec": updates / max(seconds, 1e-9),
-                    "perf/epoch_seconds": seconds})
-    return metrics
+  def collect(self, steps: int) -> None:
+    """Collects at least `steps` transitions into the backend's replay buffer (the
+    initial collection)."""
+    self.counters.env_steps += self.backend.prefill(self.state.agent.actor, steps,
+                                                    self._next_key)
 
   def epoch(self) -> dict[str, float]:
-    if self.buffer is None:
-      return self.fused_epoch()
-    cfg = self.cfg
-    train = cfg.train
-    t0 = time.perf_counter()
-    fresh = self.collect(train.collect_steps)
-    t1 = time.perf_counter()
-    if train.train_skill_dynamics_on_policy:
-      idx = self.buffer_rng.integers(0, len(fresh),
-                                     (train.skill_dyn_train_steps, train.skill_dyn_batch_size))
-      objective_batches = jax.tree.map(lambda v: v[idx], fresh)
-    else:
-      objective_batches = self.buffer.sample(self.buffer_rng, train.skill_dyn_batch_size,
-                                             train.skill_dyn_train_steps)
-    agent_batches = self.buffer.sample(self.buffer_rng, cfg.agent.agent_batch_size,
-                                       cfg.agent.agent_train_steps)
-    self.state, objective_metrics = self.learner.objective_epoch(self.state, objective_batches,
-                                                                 self._next_key())
-    self.state, agent_metrics = self.learner.agent_epoch(self.state, agent_batches,
-                                                         self._next_key())
-    metrics = {k: float(v) for k, v in {**objective_metrics, **agent_metrics}.items()}
-    t2 = time.perf_counter()
-    if train.clear_buffer_every_iter:
-      self.buffer.clear()
-      self.backend.reset()
+    """One epoch on the backend: (learning metrics, episode means, perf/* timings)."""
+    self.state, metrics, perf = self.backend.train_epoch(self.state, self._next_key)
     self.counters.epoch += 1
-    updates = train.skill_dyn_train_steps + cfg.agent.agent_train_steps
+    self.counters.env_steps += self.backend.steps_per_epoch
     self.last_episodes = self.backend.finished_episodes() or (None, None)
-    metrics.update(self.backend.episode_stats())
-    metrics.update({"perf/env_steps_per_sec": len(fresh) / max(t1 - t0, 1e-9),
-                    "perf/updates_per_sec": updates / max(t2 - t1, 1e-9),
-                    "perf/epoch_seconds": t2 - t0})
-    return metrics
+    return {**metrics, **self.backend.episode_stats(), **perf}
 
   # --- videos -----------------------------------------------------------------------
   def record(self, out_dir: str) -> None:
