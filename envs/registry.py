@@ -40,6 +40,9 @@ class EnvEntry:
   # True for Gymnasium envs without a MuJoCo model (Box2D, classic control): videos are
   # the env's own render_mode="rgb_array" frames, not our MuJoCo camera's.
   renders_itself: bool = False
+  # Names (with units where the environment states them) of the first observations, for
+  # the axes of plots of an environment without a declared position; () when unknown.
+  observation_names: tuple[str, ...] = ()
 
   def make(self, physics: str = "default") -> gymnasium.Env:
     """A fresh environment. physics="default": the model's own (XML) options;
@@ -81,6 +84,15 @@ REGISTRY: dict[str, EnvEntry] = {name: dataclasses.replace(entry, name=name)
                                   for name, entry in _ENTRIES.items()}
 # Robots of the original code that this project does not ship.
 NOT_SHIPPED = ("DKitty", "DClaw", "HandBlock")
+# The first observations of Gymnasium environments (by name, any version), as their
+# documentation names them: the axes of their trajectory plots.
+OBSERVATION_NAMES: dict[str, tuple[str, ...]] = {
+    "MountainCarContinuous": ("position", "velocity"),
+    "Pendulum": ("cos(angle)", "sin(angle)", "angular velocity (rad/s)"),
+    "BipedalWalker": ("hull angle (rad)", "hull angular velocity"),
+    "BipedalWalkerHardcore": ("hull angle (rad)", "hull angular velocity"),
+    "LunarLanderContinuous": ("x position", "y position", "x velocity", "y velocity"),
+}
 
 
 def known_environments() -> tuple[str, ...]:
@@ -131,7 +143,8 @@ def lookup(name: str) -> EnvEntry:
   return EnvEntry(lambda: gymnasium.make(name, disable_env_checker=True, max_episode_steps=None,
                                          render_mode=render_mode).unwrapped,
                   ObservationSpec(obs_dim), camera_elevation=-20.0, name=name,
-                  renders_itself=not is_mujoco)
+                  renders_itself=not is_mujoco,
+                  observation_names=OBSERVATION_NAMES.get(gym_spec.name, ()))
 
 
 def get_environment(name: str, physics: str = "default") -> gymnasium.Env:

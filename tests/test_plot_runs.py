@@ -113,6 +113,50 @@ def test_groups_follow_the_configs(tmp_path):
   assert len(groups) == 2 and os.path.getsize(path) > 10000
 
 
+def test_runs_shorter_than_the_smoothing_window_plot(tmp_path, monkeypatch):
+  """--smooth=5 over runs of 2 and 3 points (the README's example on short runs) used to
+  crash in mean_std_curve ('fp and xp are not of the same length')."""
+  fake_run(tmp_path / "short" / "s0", {"intrinsic_reward": {10: 1.0, 20: 3.0}})
+  fake_run(tmp_path / "short" / "s1", {"intrinsic_reward": {10: 2.0, 20: 2.0, 30: 5.0}},
+           seed=1)
+  drawn = {}
+  monkeypatch.setattr(plots, "plot_bands",
+                      lambda path, panels, title="", notes=None: drawn.update(panels) or path)
+  _, groups = pr.plot_runs([str(tmp_path / "short")], ["intrinsic_reward"],
+                           str(tmp_path / "p.png"), smooth=5)
+  band, = drawn["intrinsic_reward"]
+  assert [len(g.runs) for g in groups] == [2]
+  np.testing.assert_array_equal(band.steps, [10, 20, 30])
+  # Each run is its own mean (window > run): 2 and 3, then the longer run alone.
+  np.testing.assert_allclose(band.mean, [2.5, 2.5, 3.0])
+
+
+def test_legend_names_the_setting_that_differs_and_the_figure_says_what_bands_are(tmp_path,
+                                                                                   monkeypatch):
+  """A run without config.json among the runs used to make every shared setting the
+  groups' names (and hide the objective)."""
+  dads = {"objective": "dads", "agent_lr": 3e-4, "num_components": 4, "num_envs": 4}
+  diayn = {"objective": "diayn", "agent_lr": 3e-4, "diayn_lr": 1e-3, "num_envs": 4}
+  runs = [pr.Run("x/a/e", dads), pr.Run("x/b/e", diayn), pr.Run("x/c/e", None)]
+  assert [g.label for g in pr.group_runs(runs, "auto")] == [
+      "objective=dads (1 seed)", "objective=diayn (1 seed)", "c (1 seed)"]
+  points = {"intrinsic_reward": {10: 1.0, 20: 2.0}, "episode_return": {10: 0.0, 20: 0.0}}
+  fake_run(tmp_path / "runs" / "a", points)
+  fake_run(tmp_path / "runs" / "b", points, agent_lr=1e-3)
+  drawn = {}
+
+  def keep(path, panels, title="", notes=None):
+    drawn.update(title=title, notes=notes, labels=[b.label for b in panels["intrinsic_reward"]])
+    return path
+
+  monkeypatch.setattr(plots, "plot_bands", keep)
+  pr.plot_runs([str(tmp_path / "runs")], ["intrinsic_reward", "episode_return"],
+               str(tmp_path / "p.png"), smooth=3)
+  assert drawn["labels"] == ["agent_lr=0.0003 (1 seed)", "agent_lr=0.001 (1 seed)"]
+  assert drawn["title"] == "mean ± 1 std across seeds, each run smoothed over 3 logged points"
+  assert drawn["notes"] == {"episode_return": plots.NO_REWARD}
+
+
 def test_bad_input_is_one_line_naming_the_flag(seeds, tmp_path):
   out = run_module("plot_runs", str(seeds), "--tags=intrinsic_reward,nope", f"--out={tmp_path / 'p'}")
   assert out.returncode == 2 and "Traceback" not in out.stderr
@@ -149,7 +193,8 @@ def test_export_curves_plots_diayn_terms(tmp_path, monkeypatch):
                                       "diayn/logq": {10: -1.7, 20: -1.2},
                                       "discriminator_loss": {10: 1.7, 20: 1.2}})
   drawn = {}
-  monkeypatch.setattr(plots, "plot_curves", lambda path, curves, title="": drawn.update(curves))
+  monkeypatch.setattr(plots, "plot_curves",
+                      lambda path, curves, title="", notes=None: drawn.update(curves))
   csv_path, _ = export_curves.export(str(run), str(tmp_path / "out"))
   assert {"intrinsic_reward", "diayn/logq", "discriminator_loss"} <= set(drawn)
   np.testing.assert_allclose(drawn["diayn/logq"], [[10, -1.7], [20, -1.2]], rtol=1e-6)

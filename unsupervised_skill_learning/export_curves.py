@@ -73,7 +73,10 @@ def export(run_dir: str, out: str) -> tuple[str, str]:
     writer.writerow([step, *(f"{values[t][step]:.6g}" if step in values[t] else "" for t in tags)])
   atomic_write(csv_path, text.getvalue())
   curves = {t: np.array(sorted(values[t].items())) for t in PLOTTED if t in values}
-  plots.plot_curves(png_path, curves, title=os.path.basename(os.path.normpath(run_dir)))
+  notes = plots.no_reward_notes({t: c[:, 1] for t, c in curves.items()})
+  run = os.path.normpath(run_dir)
+  plots.plot_curves(png_path, curves, notes=notes, title=f"{os.path.basename(run)} learning "
+                    f"curves ({os.path.basename(os.path.dirname(run)) or run})")
   return csv_path, png_path
 
 

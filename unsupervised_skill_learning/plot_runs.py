@@ -140,25 +140,35 @@ def group_runs(runs: list[Run], group_by: str) -> list[Group]:
   members: dict[tuple, list[Run]] = {}
   for r in runs:
     members.setdefault(keys[r.path], []).append(r)
-  if names is None:
-    # auto: names from the settings every group has with different values (objective=
-    # diayn, not the settings only DIAYN has); else from those some groups lack.
-    values: dict[str, set] = {}
-    for key in members:
-      for k, v in key:
-        values.setdefault(k, set()).add(v)
-    values.pop("<no config.json>", None)
-    everywhere = {k for k in values if all(k in dict(key) for key in members)}
-    differing = {k for k in everywhere if len(values[k]) > 1} or (set(values) - everywhere)
+  differing = _differing_settings(list(members)) if names is None else []
   groups = []
   for key, group in members.items():
     if names is None:
-      parts = [f"{k}={v}" for k, v in key if k in differing]
+      settings = dict(key)
+      parts = [f"{k}={settings[k]}" for k in differing if k in settings]
       name = ", ".join(parts[:4]) + (", ..." if len(parts) > 4 else "")
     else:
       name = ", ".join(f"{k}={v}" for k, v in key)
     groups.append(Group(name or _folder_name(group), group))
   return groups
+
+
+def _differing_settings(keys: list[tuple]) -> list[str]:
+  """The settings that tell auto groups apart (their group keys, (setting, value)
+  pairs): those every configured group has, with more than one value (objective=diayn,
+  not the settings only DIAYN has); else those some configured groups lack. Groups
+  without config.json take no part (they are named by their folder). The objective
+  first, then by name: a legend shows the first four."""
+  configured = [dict(key) for key in keys if key and key[0][0] != "<no config.json>"]
+  if len(configured) < 2:
+    return []
+  every = set().union(*configured)
+  shared = {k for k in every if all(k in c for c in configured)}
+  differing = {k for k in shared if len({c[k] for c in configured}) > 1}
+  if not differing:
+    differing = {k for k in every - shared
+                 if len({c.get(k) for c in configured}) > 1}
+  return sorted(differing, key=lambda k: (k != "objective", k))
 
 
 def output_path(out: str, fmt: str) -> tuple[str, str]:
@@ -201,22 +211,25 @@ def plot_runs(paths: list[str], tags: list[str], out: str, *, smooth: int = 1,
   if missing:
     raise PlotError(f"--tags={','.join(tags)}: no run logged {missing[0]!r}; tags found: "
                     f"{', '.join(found)}")
-  panels = {}
+  panels, notes = {}, {}
   for tag in tags:
-    bands = []
+    bands, logged = [], []
     for group in groups:
       series = []
       for r in group.runs:
         points = sorted(scalars[r.path].get(tag, {}).items())
         if points:
           steps, values = np.array(points).T
+          logged.append(values)
           series.append((steps, plots.smooth(values, smooth)))
       if series:
         steps, mean, std, _ = plots.mean_std_curve(series)
         bands.append(plots.Band(group.label, steps, mean, std))
     panels[tag] = bands
-  title = f"smoothed over {smooth} points" if smooth > 1 else ""
-  plots.plot_bands(path, panels, title=title)
+    notes.update(plots.no_reward_notes({tag: np.concatenate(logged)}))
+  title = "mean ± 1 std across seeds" + (
+      f", each run smoothed over {smooth} logged points" if smooth > 1 else "")
+  plots.plot_bands(path, panels, title=title, notes=notes)
   return path, groups
 
 

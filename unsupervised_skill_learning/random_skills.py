@@ -37,7 +37,9 @@ def main(argv):
     return action_rng.uniform(space.low, space.high).astype(np.float32)
 
   skills = prior.sample(rng, _NUM.value)
-  rollouts = skill_eval.record_skills(env, _ENV.value, random_policy, skills, _OUT.value)
+  rollouts = skill_eval.record_skills(
+      env, _ENV.value, random_policy, skills, _OUT.value,
+      title="untrained baseline, uniform random actions (skills ignored)")
   positions = list(envs.lookup(_ENV.value).spec.position_indices) or [0, 1]
   for i, r in enumerate(rollouts):
     print(f"skill {i}: z={np.round(r.skill, 2)} final position="

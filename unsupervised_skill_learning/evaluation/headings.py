@@ -18,14 +18,13 @@ the bin [40, 60) is bin 2.
 from __future__ import annotations
 
 import itertools
-import os
 from collections.abc import Sequence
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from lib.atomic import atomic_write_with
+from lib import plots
 from lib.skill_prior import SkillPrior
 
 GRID = 41               # skills per axis of a 2-D prior's grid (41 x 41 = 1681 skills)
@@ -265,31 +264,17 @@ def plot_heading_histogram(path: str, predicted, actual=None, bin_degrees: float
                            title: str = "") -> str:
   """A polar histogram PNG of headings (degrees): the skill dynamics' predicted headings
   [K] and, optionally, the rollouts' actual ones [M], each as the fraction of its skills
-  per bin. Written atomically; returns path."""
-  # pylint: disable=import-outside-toplevel  (matplotlib only for the figure)
-  import matplotlib
-  matplotlib.use("Agg")  # headless, as lib/plots.py
-  import matplotlib.pyplot as plt
+  per bin (the radial axis). Written atomically; returns path."""
   num_bins = int(round(360.0 / bin_degrees))
-  width = np.radians(bin_degrees)
-  centres = np.radians(np.arange(num_bins) * bin_degrees + bin_degrees / 2)
-  fig = plt.figure(figsize=(5, 5))
-  ax = fig.add_subplot(projection="polar")
-  for angles, label, color, alpha in ((predicted, "predicted", "tab:blue", 0.55),
-                                      (actual, "actual", "tab:orange", 0.45)):
+  histograms = {}
+  for angles, label in ((predicted, "predicted by the skill dynamics"),
+                        (actual, "actual (rollouts)")):
     if angles is None or len(angles) == 0:
       continue
     a = wrap_degrees(angles)
     counts = np.bincount(np.minimum((a // bin_degrees).astype(np.int64), num_bins - 1),
                          minlength=num_bins)
-    ax.bar(centres, counts / counts.sum(), width=width, bottom=0.0, color=color, alpha=alpha,
-           edgecolor="k", linewidth=0.4, label=f"{label} ({len(a)} skills)")
-  ax.set_title(title or "skill headings (fraction of skills per bin)", fontsize=9)
-  ax.legend(loc="lower left", bbox_to_anchor=(-0.1, -0.12), fontsize=8, frameon=False)
-  fig.tight_layout()
-  os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-  try:
-    atomic_write_with(path, lambda tmp: fig.savefig(tmp, format="png", dpi=90))
-  finally:
-    plt.close(fig)
-  return path
+    histograms[f"{label}: {len(a)} skills"] = counts / counts.sum()
+  return plots.plot_polar_histogram(
+      path, histograms, title=title or "skill headings",
+      radial_label=f"fraction of skills per {bin_degrees:g}-degree bin")

@@ -143,8 +143,11 @@ def pad_episodes(episodes: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray
   return np.stack(padded), steps
 
 
-def steps_label(skill: np.ndarray, steps: int) -> str:
-  """A skill's legend entry: 'z=[ 0.5,-1. ] (37 steps)'."""
+def steps_label(skill: np.ndarray, steps: int, prior: SkillPrior | None = None) -> str:
+  """A skill's legend entry: 'z=[ 0.5,-1. ] (37 steps)', or 'skill 3 (37 steps)' for a
+  discrete prior (a one-hot vector is long and says only its index)."""
+  if prior is not None and prior.is_discrete:
+    return f"skill {skill_label(skill, prior)} ({steps} steps)"
   return f"z={np.array2string(skill, precision=2, separator=',')} ({steps} steps)"
 
 
@@ -214,21 +217,26 @@ def path_to_plot(observations: np.ndarray, position_indices: tuple[int, ...]) ->
   return observations[:, :2]
 
 
-def plot_axes(position_indices: tuple[int, ...]) -> tuple[str, str]:
-  if len(position_indices) == 1:
-    return "x", "time (steps / 100)"
-  if len(position_indices) >= 2:
-    return "x", "y"
-  return "obs[0]", "obs[1]"
+def plot_axes(entry: envs.registry.EnvEntry) -> tuple[str, str]:
+  """The axis names of path_to_plot's two coordinates: robot positions in metres, else
+  the environment's first two observation names (obs[i] where unknown)."""
+  positions = entry.spec.position_indices
+  if len(positions) == 1:
+    return "x (m)", "time (steps / 100)"
+  if len(positions) >= 2:
+    return "x (m)", "y (m)"
+  names = entry.observation_names
+  return (names[0], names[1]) if len(names) >= 2 else ("obs[0]", "obs[1]")
 
 
 def record_skills(env: SkillWrapper, env_name: str, policy: PolicyCallable,
                   skills: Sequence[np.ndarray], out_dir: str, *, vid_name: str = "skill",
                   render: bool = True, predict: PredictFn | None = None,
-                  fps: int = 20) -> list[SkillRollout]:
+                  fps: int = 20, title: str = "skill trajectories") -> list[SkillRollout]:
   """One mp4 per skill (`<vid_name>_<i>.mp4`), `traj_plot.png` of the paths (labelled
-  with each episode's length) and `skills.json` (each skill, its final position, the
-  steps its episode lasted and its return of the environment's reward) in out_dir.
+  with each episode's length; titled '<env_name>: <title>') and `skills.json` (each
+  skill, its final position, the steps its episode lasted and its return of the
+  environment's reward) in out_dir.
 
   predict(rollouts) -> predicted paths [T_i + 1, 2] (or None) to draw dashed beside the
   actual ones, e.g. `predicted_paths` bound to a trained model's skill dynamics.
@@ -237,12 +245,13 @@ def record_skills(env: SkillWrapper, env_name: str, policy: PolicyCallable,
   rollouts = run_skills(env, env_name, policy, skills, video_dir=out_dir if render else None,
                         video_names=[f"{vid_name}_{i}.mp4" for i in range(len(skills))],
                         fps=fps)
-  positions = lookup(env_name).spec.position_indices
+  entry = lookup(env_name)
+  positions = entry.spec.position_indices
   paths = [path_to_plot(r.observations, positions) for r in rollouts]
-  labels = [steps_label(r.skill, r.steps) for r in rollouts]
+  labels = [steps_label(r.skill, r.steps, env.prior) for r in rollouts]
   plots.plot_trajectories(os.path.join(out_dir, "traj_plot.png"), paths, labels=labels,
                           predicted=predict(rollouts) if predict is not None else None,
-                          title=f"{env_name}: skill trajectories", axes=plot_axes(positions),
+                          title=f"{env_name}: {title}", axes=plot_axes(entry),
                           planar=len(positions) >= 2)
   meta = [{"skill": r.skill.tolist(), "final_position": paths[i][-1].tolist(),
            "steps": r.steps, "return": r.episode_return,

@@ -216,10 +216,11 @@ def evaluate_goals(model: TrainedModel, out_dir: str, seed: int) -> dict:
   write_eval_data(os.path.join(out_dir, "eval_data.txt"), results["planned"], entry.goal_tolerance)
   for mode, name in (("planned", "goal_plot.png"), ("random", "goal_plot_random.png")):
     title = controller.title if mode == "planned" else "random skills"
-    plots.plot_trajectories(os.path.join(out_dir, name), paths[mode],
-                            labels=[f"goal ({g[0]:.2f}, {g[1]:.2f}) ({r['steps']} steps)"
-                                    for g, r in zip(goals, results[mode])], goals=goals,
-                            title=f"{cfg.env.environment}: {title}")
+    plots.plot_goal_paths(os.path.join(out_dir, name), paths[mode], goals,
+                          radius=entry.goal_tolerance, policy=title,
+                          scores=[r["normalized_reward"] for r in results[mode]],
+                          steps=[r["steps"] for r in results[mode]],
+                          title=f"{cfg.env.environment}: {title}")
   summary = {mode: {"per_goal": res, **_means(res)} for mode, res in results.items()}
   summary["goal_tolerance"] = entry.goal_tolerance
   summary["controller"] = "mpc" if goal_capability(model) == SKILL_DYNAMICS else "zero_shot"
