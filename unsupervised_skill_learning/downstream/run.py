@@ -103,13 +103,17 @@ def run(cfg: DownstreamConfig, skills: api.Skills | None = None) -> dict[str, fl
   with RunLock(cfg.logdir):
     tracked = (wandb_logger.start(cfg.wandb_project, cfg.logdir, cfg.flat())
                if cfg.wandb_project else None)
+    exit_code = 1  # what W&B records if the run ends by an exception
     try:
       if cfg.method in TRAINED:
-        return train(cfg, meta.ControllerRun(cfg, skills, task, horizon))
-      return run_baseline(cfg, skills, task, horizon)
+        result = train(cfg, meta.ControllerRun(cfg, skills, task, horizon))
+      else:
+        result = run_baseline(cfg, skills, task, horizon)
+      exit_code = 0
+      return result
     finally:
       if tracked is not None:
-        tracked.finish()
+        tracked.finish(exit_code=exit_code)
 
 
 def _config_text(cfg: DownstreamConfig) -> str:
