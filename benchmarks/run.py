@@ -116,7 +116,7 @@ def bench_env_and_collector(repeats: int) -> dict:
   raw_time = median_time(raw, repeats)
   out = {"raw_env_steps_per_sec": steps / raw_time}
   for num_envs in (1, 4, 16):
-    trainer = Trainer(ant_paper_config("/tmp/bench", num_envs=num_envs))
+    trainer = Trainer(ant_paper_config("/tmp/bench", num_envs=num_envs, collect_steps=steps))
     actor = trainer.state.agent.actor
 
     def collect():
@@ -254,8 +254,13 @@ def bench_learning_host_vs_mjx(repeats: int) -> dict:
     for backend, num_envs in (("host", 4), ("mjx", n)):
       if backend == "host" and name == "high_throughput":
         continue  # thousands of CPU MuJoCo envs stepped one by one: not a fair setting
+      # Collection counts are whole rounds of num_envs steps (RunConfig requires it): 500
+      # and 2000 round up, as the backends did before that was checked.
+      rounded = {k: -(-v // num_envs) * num_envs
+                 for k, v in dict(overrides, initial_collect_steps=2000).items()
+                 if k.endswith("collect_steps")}
       cfg = ant_paper_config("/tmp/bench", backend=backend, num_envs=num_envs,
-                             initial_collect_steps=2000, **overrides)
+                             **{**overrides, **rounded})
       trainer = Trainer(cfg)
       trainer.collect(cfg.train.initial_collect_steps)
       trainer.epoch()  # compile

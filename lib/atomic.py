@@ -9,18 +9,33 @@ itself is flushed.
   atomic_write(path, b"bytes" or "text")
   atomic_write_json(path, {"a": 1})
   atomic_write_with(path, lambda tmp: np.savez(tmp, x=x))
+
+A whole folder (an evaluation's outputs) is written the same way: into a fresh temporary
+folder beside it, which replaces the old folder only once complete.
+
+  with folder_written_whole("<run>/eval") as tmp:
+    ...write everything under tmp...
+
+An OSError from a write names the file it was writing (a full disk says which file).
 """
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import json
 import os
+import re
 import secrets
-from collections.abc import Callable
+import shutil
+from collections.abc import Callable, Iterator
 from typing import Any
 
+from lib.run_lock import process_alive
+
 TMP_PREFIX = ".tmp-"
+# temporary_path's names: .tmp-<pid>-<8 hex digits>-<target name>
+_TMP_NAME = re.compile(r"^\.tmp-(\d+)-[0-9a-f]{8}-(.+)$")
 
 
 def temporary_path(path: str) -> str:
@@ -73,6 +88,11 @@ def atomic_write_with(path: str, writer: Callable[[str], None]) -> str:
     writer(tmp)
     _fsync_file(tmp)  # raises FileNotFoundError if the writer wrote nothing
     os.replace(tmp, path)
+  except OSError as err:
+    _remove_quietly(tmp)
+    if err.filename in (None, tmp):  # name the file being written, not our temporary
+      raise OSError(err.errno, err.strerror or str(err), path) from err
+    raise
   except BaseException:
     _remove_quietly(tmp)
     raise
@@ -98,3 +118,64 @@ def atomic_write_json(path: str, obj: Any, **dump_kwargs: Any) -> str:
   """json.dumps(obj, **dump_kwargs) written to `path` atomically. The object is
   serialized before anything is written, so an unserializable one leaves no trace."""
   return atomic_write(path, json.dumps(obj, **dump_kwargs))
+
+
+def remove_path(path: str) -> None:
+  """Removes a file or a folder tree; nothing if it does not exist."""
+  if os.path.isdir(path) and not os.path.islink(path):
+    shutil.rmtree(path, ignore_errors=True)
+  else:
+    with contextlib.suppress(FileNotFoundError, IsADirectoryError):
+      os.remove(path)
+
+
+def move_into_place(tmp: str, final: str, aside: str) -> None:
+  """Renames the complete folder `tmp` to `final`. An existing `final` (folder or file) is
+  renamed to `aside` first, put back if the rename fails, and removed once `tmp` is in
+  place: no moment leaves neither the old nor the new one under some name."""
+  if not os.path.lexists(final):
+    os.rename(tmp, final)
+    return
+  remove_path(aside)
+  os.rename(final, aside)
+  try:
+    os.rename(tmp, final)
+  except BaseException:
+    os.rename(aside, final)
+    raise
+  remove_path(aside)
+
+
+def remove_dead_temporaries(directory: str, name: str) -> list[str]:
+  """Removes the temporaries of `<directory>/<name>` (temporary_path's names, files or
+  folders, and their aside copies) whose writing process is no longer running; returns
+  their paths. A live writer's are left alone."""
+  removed = []
+  with contextlib.suppress(FileNotFoundError, NotADirectoryError):
+    for entry in os.listdir(directory):
+      m = _TMP_NAME.match(entry)
+      if m and m.group(2) in (name, f"{name}-replaced") and not process_alive(int(m.group(1))):
+        remove_path(os.path.join(directory, entry))
+        removed.append(os.path.join(directory, entry))
+  return removed
+
+
+@contextlib.contextmanager
+def folder_written_whole(final: str, tmp: str | None = None) -> Iterator[str]:
+  """Yields a fresh temporary folder beside `final` (`tmp`, from temporary_path(final),
+  when the caller wants to know it beforehand); when the block ends normally it replaces
+  `final` (see move_into_place), and on any exception (a full disk, Ctrl-C, SIGTERM) it
+  is removed and `final` is left as it was. Temporaries of writers that were killed are
+  removed first."""
+  directory, name = os.path.split(os.path.abspath(final))
+  os.makedirs(directory, exist_ok=True)
+  remove_dead_temporaries(directory, name)
+  tmp = tmp or temporary_path(final)
+  os.makedirs(tmp)
+  try:
+    yield tmp
+    move_into_place(tmp, final, f"{tmp}-replaced")
+  except BaseException:
+    remove_path(tmp)
+    raise
+  fsync_directory(directory)

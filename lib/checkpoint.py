@@ -5,12 +5,15 @@ checkpoint usable; a file damaged later (disk, copy, hand edit) is detected, nev
   <models>/ckpt-000050/state.msgpack    parameters and optimizer states (flax state dict)
                       /arrays.npz       other arrays (environment physics, ...)
                       /<extra files>    e.g. the replay buffer, written by a callback
-                      /checksums.json   sha256 of every other file (meta.json included)
+                      /checksums.json   sha256 of every other file (meta.json included),
+                                        and of its own list (so a changed entry is told
+                                        from a changed file)
                       /meta.json        counters, RNG states, format_version; written last
 
 A `ckpt-N` folder is never a partial write (it only gets its name once complete), so a
-`ckpt-N` without meta.json or with a bad checksum is damage: list_checkpoints reports it,
-latest_valid_checkpoint skips it with a warning, restoring it raises CheckpointError.
+`ckpt-N` without meta.json, with a file its checksums.json does not list, or with a bad
+checksum is damage: list_checkpoints reports it, latest_valid_checkpoint skips it with a
+warning (a `ckpt-N` that is a file, not a folder, too), restoring it raises CheckpointError.
 Every error is one line starting with the file (or folder) it is about.
 """
 
@@ -32,7 +35,8 @@ import msgpack
 import numpy as np
 from absl import logging
 
-from lib.atomic import atomic_write, atomic_write_json, atomic_write_with, fsync_directory
+from lib.atomic import (atomic_write, atomic_write_json, atomic_write_with, fsync_directory,
+                        move_into_place, remove_path)
 from lib.run_lock import process_alive
 
 FORMAT_VERSION = 2
@@ -85,10 +89,17 @@ def _files_of(folder: str) -> list[str]:
   return sorted(names)
 
 
+def _listing_digest(files: Any) -> str:
+  """sha256 of a checksum list's "files" mapping in one canonical JSON form."""
+  text = json.dumps(files, sort_keys=True, separators=(",", ":"))
+  return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
 def _write_checksum_file(folder: str, digests: dict[str, str]) -> str:
+  files = dict(sorted(digests.items()))
   return atomic_write_json(os.path.join(folder, CHECKSUMS),
-                           {"algorithm": "sha256", "files": dict(sorted(digests.items()))},
-                           indent=1)
+                           {"algorithm": "sha256", "files": files,
+                            "listing_sha256": _listing_digest(files)}, indent=1)
 
 
 def write_checksums(folder: str, names: Iterable[str] | None = None) -> str:
@@ -99,10 +110,13 @@ def write_checksums(folder: str, names: Iterable[str] | None = None) -> str:
   return _write_checksum_file(folder, {n: _sha256(os.path.join(folder, n)) for n in names})
 
 
-def verify_checksums(folder: str, kind: str = "file") -> None:
-  """Checks every file listed in `<folder>/checksums.json` exists and has its sha256;
-  raises CheckpointError naming the first missing or damaged one (or checksums.json).
-  `kind` words the message ("checkpoint file", "model file")."""
+def verify_checksums(folder: str, kind: str = "file", required: Iterable[str] = ()) -> None:
+  """Checks every file listed in `<folder>/checksums.json` exists and has its sha256, and
+  that every name in `required` (the files a loader reads, relative '/'-separated paths)
+  is listed; raises CheckpointError naming the first missing or damaged file, or
+  checksums.json itself when it is the damaged one (its own checksum, "listing_sha256",
+  tells a changed entry from a changed file). `kind` words the message ("checkpoint
+  file", "model file")."""
   listing = os.path.join(folder, CHECKSUMS)
   if not os.path.exists(listing):
     raise CheckpointError(f"{listing}: missing, so the {kind}s of {folder} cannot be verified")
@@ -110,6 +124,15 @@ def verify_checksums(folder: str, kind: str = "file") -> None:
   files = listed.get("files") if isinstance(listed, dict) else None
   if not isinstance(files, dict) or not files:
     raise CheckpointError(f"{listing}: damaged checksum list (no \"files\" mapping)")
+  own = listed.get("listing_sha256")
+  if own is not None and own != _listing_digest(files):
+    raise CheckpointError(f"{listing}: damaged checksum list (an entry was changed after it "
+                          "was written: its own checksum, listing_sha256, differs); the "
+                          f"{kind}s themselves may be intact")
+  unlisted = [name for name in required if name not in files]
+  if unlisted:
+    raise CheckpointError(f"{os.path.join(folder, *unlisted[0].split('/'))}: not listed in "
+                          f"{listing}, so it cannot be verified; the {kind} is not used")
   for name, want in files.items():
     parts = name.split("/") if isinstance(name, str) else [""]
     if not isinstance(want, str) or any(p in ("", ".", "..") for p in parts) or \
@@ -123,8 +146,10 @@ def verify_checksums(folder: str, kind: str = "file") -> None:
     except OSError as err:
       raise CheckpointError(f"{file}: unreadable {kind} ({_one_line(err)})") from err
     if got != want.lower():
-      raise CheckpointError(f"{file}: damaged {kind} (its sha256 differs from the one in "
-                            f"{CHECKSUMS}, written with it)")
+      why = ("its sha256 differs from the one in " + CHECKSUMS + ", written with it" if own
+             else f"its sha256 differs from its entry in {CHECKSUMS}; that list has no "
+             "checksum of its own, so the entry may be what changed")
+      raise CheckpointError(f"{file}: damaged {kind} ({why})")
 
 
 # --- meta -----------------------------------------------------------------------------------
@@ -164,18 +189,26 @@ def _load_meta(path: str) -> dict:
 
 
 # --- finding checkpoints -------------------------------------------------------------------
-def list_checkpoints(directory: str) -> list[tuple[int, str]]:
-  """(step, path) of every ckpt-N folder, oldest first, complete or not (a folder that
-  lost meta.json is damage to report, not an absent checkpoint); temporaries are
-  ignored."""
+def check_folder(directory: str) -> None:
+  """CheckpointError unless `directory` (a run's models/) is a folder or absent."""
+  if os.path.lexists(directory) and not os.path.isdir(directory):
+    raise CheckpointError(f"{directory}: is a file, not the folder of checkpoints; move it "
+                          "away (nothing was read or written)")
+
+
+def _entries(directory: str) -> list[tuple[int, str]]:
+  """(step, path) of every entry named ckpt-N, folders and anything else."""
   if not os.path.isdir(directory):
     return []
-  found = []
-  for name in os.listdir(directory):
-    m = _NAME.match(name)
-    if m and os.path.isdir(os.path.join(directory, name)):
-      found.append((int(m.group(1)), os.path.join(directory, name)))
-  return sorted(found)
+  return sorted((int(m.group(1)), os.path.join(directory, name))
+                for name in os.listdir(directory) if (m := _NAME.match(name)))
+
+
+def list_checkpoints(directory: str) -> list[tuple[int, str]]:
+  """(step, path) of every ckpt-N folder, oldest first, complete or not (a folder that
+  lost meta.json is damage to report, not an absent checkpoint); temporaries, and ckpt-N
+  entries that are not folders (see latest_valid_checkpoint), are left out."""
+  return [(step, path) for step, path in _entries(directory) if os.path.isdir(path)]
 
 
 def latest_checkpoint(directory: str) -> str | None:
@@ -198,8 +231,9 @@ def _newest_complete(directory: str) -> str | None:
 
 
 def verify(path: str) -> None:
-  """Checks checkpoint `path`: meta.json present, every file matches checksums.json, and
-  meta.json of this format with sane counters; raises CheckpointError naming the file."""
+  """Checks checkpoint `path`: meta.json present, every file listed in checksums.json
+  and matching it, and meta.json of this format with sane counters; raises
+  CheckpointError naming the file."""
   if not os.path.isdir(path):
     raise CheckpointError(f"{path}: no such checkpoint folder")
   meta_file = os.path.join(path, META)
@@ -207,7 +241,8 @@ def verify(path: str) -> None:
     raise CheckpointError(f"{meta_file}: missing, the checkpoint is incomplete (file deleted "
                           "after it was written)")
   if os.path.exists(os.path.join(path, CHECKSUMS)):
-    verify_checksums(path, kind="checkpoint file")
+    # Every file of the folder: the loaders read them all (state, arrays, meta, buffer).
+    verify_checksums(path, kind="checkpoint file", required=_files_of(path))
     _load_meta(path)
   else:
     _load_meta(path)  # an old-format checkpoint has no checksums: say that, not "missing"
@@ -222,9 +257,16 @@ def latest_valid_checkpoint(directory: str,
   warning each, and kept on disk for inspection.
 
   Returns None only if `directory` has no ckpt-N folder at all. Raises CheckpointError
-  naming the newest folder if there are some but none is usable, and at once for one of
-  another format version (all older ones are of that format too)."""
+  naming the newest folder if there are some but none is usable, at once for one of
+  another format version (all older ones are of that format too), and when `directory`
+  itself is a file. A ckpt-N newer than the one returned that is not a folder (a file put
+  in its place) is warned about, never skipped silently."""
+  check_folder(directory)
   found = list_checkpoints(directory)
+  newest = found[-1][0] if found else -1
+  for step, path in _entries(directory):
+    if not os.path.isdir(path) and step > newest:
+      logging.warning("skipping %s: not a checkpoint folder (a file in its place)", path)
   if not found:
     return None
   newest_error = None
@@ -270,23 +312,6 @@ def _write_folder(tmp: str, state: Any, meta_bytes: bytes, arrays: dict[str, np.
   fsync_directory(tmp)
 
 
-def _move_into_place(tmp: str, final: str, aside: str) -> None:
-  """Renames `tmp` to `final`. An existing `final` (the same step written again, e.g.
-  after its damaged copy was skipped) is moved aside first and put back on failure, so
-  no moment leaves the run without it unless the new one is in place."""
-  if not os.path.exists(final):
-    os.rename(tmp, final)
-    return
-  shutil.rmtree(aside, ignore_errors=True)
-  os.rename(final, aside)
-  try:
-    os.rename(tmp, final)
-  except BaseException:
-    os.rename(aside, final)
-    raise
-  shutil.rmtree(aside, ignore_errors=True)
-
-
 def _rotate(directory: str, final: str, keep: int) -> None:
   """Removes complete checkpoints beyond the newest `keep` (at least 1); never `final`,
   nor incomplete or damaged-looking folders (left for inspection)."""
@@ -297,12 +322,13 @@ def _rotate(directory: str, final: str, keep: int) -> None:
 
 
 def _remove_dead_temporaries(directory: str) -> None:
-  """Removes the .tmp-ckpt-* folders of writers that died (killed mid-write). A live
-  writer's (another process on this logdir) is left alone."""
+  """Removes the .tmp-ckpt-* entries (folders, or a file that was moved aside) of writers
+  that died (killed mid-write). A live writer's (another process on this logdir) is left
+  alone."""
   for name in os.listdir(directory):
     m = _TMP_NAME.match(name)
     if m and not process_alive(int(m.group(2))):
-      shutil.rmtree(os.path.join(directory, name), ignore_errors=True)
+      remove_path(os.path.join(directory, name))
 
 
 def save(directory: str, step: int, state: Any, meta: dict, arrays: dict[str, np.ndarray],
@@ -322,7 +348,9 @@ def save(directory: str, step: int, state: Any, meta: dict, arrays: dict[str, np
     os.makedirs(directory, exist_ok=True)
     shutil.rmtree(tmp, ignore_errors=True)  # ours, from an earlier failed attempt
     _write_folder(tmp, state, meta_bytes, arrays, extra)
-    _move_into_place(tmp, final, aside)
+    # An existing ckpt-N (the same step written again after its damaged copy was skipped,
+    # or a file in its place) is replaced, never left beside the new one.
+    move_into_place(tmp, final, aside)
     fsync_directory(directory)
   except OSError as err:
     shutil.rmtree(tmp, ignore_errors=True)

@@ -16,7 +16,11 @@ What survives what:
   killed process) are dropped, so no epoch appears twice; the kept rows are rewritten
   atomically (lib.atomic), never half a file;
 - a value name that appears after the first row (say, episode statistics once the first
-  episode ends): the file is rewritten atomically with the wider header.
+  episode ends): the file is rewritten atomically with the wider header;
+- a damaged file (a header without the epoch column, rows that do not fit the header):
+  before it is rewritten without what cannot be read, a copy of it is kept beside it
+  (progress.csv.damaged, .damaged-2, ...) and a warning names the copy and the rows
+  left out. Rows are never dropped silently.
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ import os
 from collections.abc import Mapping, Sequence
 
 import numpy as np
+from absl import logging
 
 from lib.atomic import atomic_write
 
@@ -66,23 +71,45 @@ def _line(cells: Sequence[str]) -> str:
   return buf.getvalue()
 
 
+def _parse(path: str) -> tuple[list[str], list[dict[str, str]], int]:
+  """(header, rows that fit it, the number of rows that do not). A last line without its
+  newline (a write cut short by a kill) is no row."""
+  try:
+    with open(path, encoding="utf-8", errors="replace", newline="") as f:
+      text = f.read()
+  except FileNotFoundError:
+    return [], [], 0
+  if not text.endswith("\n"):
+    text = text[:text.rfind("\n") + 1]
+  try:
+    lines = [cells for cells in csv.reader(io.StringIO(text)) if cells]
+  except csv.Error:  # e.g. a NUL byte: nothing can be trusted
+    return [], [], max(text.count("\n") - 1, 1)
+  if not lines:
+    return [], [], 0
+  header = lines[0]
+  rows = [dict(zip(header, cells)) for cells in lines[1:] if len(cells) == len(header)]
+  return header, rows, len(lines) - 1 - len(rows)
+
+
 def read_progress(path: str) -> tuple[list[str], list[dict[str, str]]]:
   """(header, rows as {column: cell text}) of a progress.csv; a last line without its
   newline (a write cut short) and rows of the wrong width are left out. ([], []) when
   the file does not exist or is empty."""
-  try:
-    with open(path, encoding="utf-8", newline="") as f:
-      text = f.read()
-  except FileNotFoundError:
-    return [], []
-  if not text.endswith("\n"):
-    text = text[:text.rfind("\n") + 1]
-  lines = list(csv.reader(io.StringIO(text)))
-  if not lines:
-    return [], []
-  header = lines[0]
-  rows = [dict(zip(header, cells)) for cells in lines[1:] if len(cells) == len(header)]
+  header, rows, _ = _parse(path)
   return header, rows
+
+
+def _keep_copy(path: str) -> str:
+  """Copies `path` to the first free name of path.damaged, path.damaged-2, ...;
+  returns the copy's path."""
+  with open(path, "rb") as f:
+    data = f.read()
+  copy, n = f"{path}.damaged", 1
+  while os.path.exists(copy):
+    n += 1
+    copy = f"{path}.damaged-{n}"
+  return atomic_write(copy, data)
 
 
 class ProgressWriter:
@@ -97,7 +124,17 @@ class ProgressWriter:
   def __init__(self, path: str, resume_epoch: int = 0):
     self.path = path
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    header, rows = read_progress(path)
+    header, rows, unfit = _parse(path)
+    if EPOCH not in header:
+      unfit += len(rows)
+      rows = []
+    unreadable = unfit + sum(_epoch_of(r) is None for r in rows)
+    if unreadable:
+      copy = _keep_copy(path)
+      logging.warning("%s: damaged (%s; %d row(s) cannot be read); kept a copy as %s, and "
+                      "the rows that can be read", path,
+                      "its header has no epoch column" if header and EPOCH not in header
+                      else "rows that do not fit its header", unreadable, copy)
     kept = [r for r in rows if _epoch_of(r) is not None and _epoch_of(r) <= resume_epoch]
     self.columns: list[str] = header if kept else []
     if kept:

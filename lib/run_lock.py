@@ -144,10 +144,16 @@ class RunLock:
       fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
     except FileExistsError:
       return False
-    with os.fdopen(fd, "w", encoding="utf-8") as f:
-      f.write(json.dumps(me) + "\n")
-      f.flush()
-      os.fsync(f.fileno())
+    try:
+      with os.fdopen(fd, "w", encoding="utf-8") as f:
+        f.write(json.dumps(me) + "\n")
+        f.flush()
+        os.fsync(f.fileno())
+    except BaseException:
+      # Stopped while writing it (SIGTERM, a full disk): no half-written lock stays.
+      with contextlib.suppress(OSError):
+        os.remove(self.path)
+      raise
     return True
 
   def acquire(self) -> RunLock:

@@ -78,7 +78,9 @@ class SkillPrior:
     """Host sample: float32 [dim] when n is None, else [n, dim]."""
     shape = (1 if n is None else n, self.dim)
     if self.kind == "discrete_uniform":
-      z = np.eye(self.dim, dtype=np.float32)[rng.integers(0, self.dim, size=shape[0])]
+      # One-hot rows set in place: no dim x dim identity (37 GiB for 100,000 skills).
+      z = np.zeros(shape, np.float32)
+      z[np.arange(shape[0]), rng.integers(0, self.dim, size=shape[0])] = 1.0
     elif self.kind == "cont_uniform":
       z = rng.uniform(-1.0, 1.0, size=shape)
     elif self.kind == "gaussian":

@@ -3,6 +3,7 @@
 import errno
 import json
 import os
+import shutil
 import socket
 import subprocess
 
@@ -10,7 +11,7 @@ import numpy as np
 import pytest
 
 from lib import checkpoint
-from lib.atomic import atomic_write, atomic_write_json, atomic_write_with
+from lib.atomic import atomic_write, atomic_write_json, atomic_write_with, folder_written_whole
 from lib.checkpoint import CheckpointError
 from lib.run_lock import LockError, RunLock, process_start_time
 
@@ -222,6 +223,73 @@ def test_export_folder_checksums(tmp_path):
       f"{tmp_path / 'checksums.json'}: missing")
 
 
+def test_checksums_tell_a_changed_entry_from_a_changed_file(tmp_path):
+  """checksums.json carries its own checksum: a changed entry names checksums.json, not
+  the intact file it lists; a file the loader reads must be listed."""
+  (tmp_path / "models").mkdir()
+  (tmp_path / "models" / "eval_model.msgpack").write_bytes(b"\x80model")
+  (tmp_path / "config.json").write_text("{}")
+  required = ("config.json", "models/eval_model.msgpack")
+  checkpoint.write_checksums(str(tmp_path), required)
+  checkpoint.verify_checksums(str(tmp_path), "model file", required)
+  listing = tmp_path / "checksums.json"
+  intact = listing.read_text()
+  edited = json.loads(intact)
+  edited["files"]["models/eval_model.msgpack"] = "0" * 64
+  listing.write_text(json.dumps(edited))
+  message = error_of(checkpoint.verify_checksums, str(tmp_path), "model file", required)
+  assert message.startswith(f"{listing}: damaged checksum list") and "may be intact" in message
+  # An entry removed (and the list's own checksum with it) while the file is changed: the
+  # file is not used unverified.
+  edited = json.loads(intact)
+  del edited["files"]["models/eval_model.msgpack"], edited["listing_sha256"]
+  listing.write_text(json.dumps(edited))
+  flip_byte(str(tmp_path / "models" / "eval_model.msgpack"))
+  message = error_of(checkpoint.verify_checksums, str(tmp_path), "model file", required)
+  assert message.startswith(f"{tmp_path / 'models' / 'eval_model.msgpack'}: not listed in "
+                            f"{listing}")
+  # A list without its own checksum (written before it had one) says either may differ.
+  listing.write_text(intact)
+  old_style = json.loads(intact)
+  del old_style["listing_sha256"]
+  listing.write_text(json.dumps(old_style))
+  message = error_of(checkpoint.verify_checksums, str(tmp_path), "model file", required)
+  assert "eval_model.msgpack: damaged model file" in message and "entry may be" in message
+
+
+def test_a_file_in_a_checkpoint_folder_that_its_list_lacks_is_damage(tmp_path):
+  path = save(tmp_path, 1)
+  (tmp_path / "ckpt-000001" / "extra.npz").write_bytes(b"unlisted")
+  message = error_of(checkpoint.verify, path)
+  assert message.startswith(f"{tmp_path / 'ckpt-000001' / 'extra.npz'}: not listed")
+
+
+def test_a_checkpoint_replaced_by_a_file_is_warned_about_and_replaced_whole(tmp_path, caplog):
+  save(tmp_path, 1)
+  save(tmp_path, 2)
+  shutil.rmtree(tmp_path / "ckpt-000002")
+  (tmp_path / "ckpt-000002").write_text("not a checkpoint")
+  with caplog.at_level("WARNING"):
+    assert checkpoint.latest_valid_checkpoint(str(tmp_path)) == str(tmp_path / "ckpt-000001")
+  warnings = [r.getMessage() for r in caplog.records if "ckpt-000002" in r.getMessage()]
+  assert len(warnings) == 1 and "not a checkpoint folder" in warnings[0]
+  # Written again (the resumed run reaches epoch 2): the file is replaced, nothing is left.
+  save(tmp_path, 2)
+  checkpoint.verify(str(tmp_path / "ckpt-000002"))
+  assert not tmp_leftovers(tmp_path)
+  # A dead writer's aside copy that is a file is removed too.
+  (tmp_path / f".tmp-ckpt-000002-{dead_pid()}-replaced").write_text("moved aside")
+  save(tmp_path, 3)
+  assert not tmp_leftovers(tmp_path)
+
+
+def test_a_models_path_that_is_a_file_is_one_line(tmp_path):
+  models = tmp_path / "models"
+  models.write_text("x")
+  message = error_of(checkpoint.latest_valid_checkpoint, str(models))
+  assert message.startswith(f"{models}: is a file, not the folder of checkpoints")
+
+
 # --- rotation, failures, other writers -------------------------------------------------------
 def test_rotation_keeps_the_newest_complete(tmp_path):
   for step in range(1, 6):
@@ -315,6 +383,43 @@ def test_atomic_write_is_complete_or_absent(tmp_path):
   assert sorted(os.listdir(tmp_path)) == ["a.npz", "config.json", "raw.bin"]
   with pytest.raises(FileNotFoundError):  # a writer that writes nothing is an error
     atomic_write_with(str(tmp_path / "none"), lambda tmp: None)
+
+
+def test_a_failed_write_names_its_file(tmp_path):
+  target = tmp_path / "skills" / "traj_plot.png"
+  target.parent.mkdir()
+
+  def full_disk(tmp):
+    del tmp
+    raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))  # no file name, as savefig's
+
+  with pytest.raises(OSError) as info:
+    atomic_write_with(str(target), full_disk)
+  assert info.value.filename == str(target) and info.value.errno == errno.ENOSPC
+
+
+def test_a_folder_is_replaced_only_when_written_whole(tmp_path):
+  final = tmp_path / "eval"
+  with folder_written_whole(str(final)) as work:
+    (tmp_path / work / "summary.json").write_text("first")
+  assert (final / "summary.json").read_text() == "first"
+  with pytest.raises(KeyboardInterrupt):  # stopped partway: the old folder stays whole
+    with folder_written_whole(str(final)) as work:
+      os.makedirs(os.path.join(work, "skills"))
+      (tmp_path / work / "summary.json").write_text("second, unfinished")
+      raise KeyboardInterrupt
+  assert sorted(os.listdir(final)) == ["summary.json"]
+  assert (final / "summary.json").read_text() == "first"
+  assert not tmp_leftovers(tmp_path)
+  # What a killed writer left is removed by the next one; a live writer's is not.
+  dead = tmp_path / f".tmp-{dead_pid()}-0123abcd-eval"
+  live = tmp_path / f".tmp-{os.getppid()}-0123abcd-eval"
+  for folder in (dead, live):
+    folder.mkdir()
+  with folder_written_whole(str(final)) as work:
+    (tmp_path / work / "summary.json").write_text("third")
+  assert not dead.exists() and live.exists()
+  assert (final / "summary.json").read_text() == "third"
 
 
 def test_atomic_write_temporary_name(tmp_path):

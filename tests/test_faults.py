@@ -1,6 +1,8 @@
-"""Fault injection on tiny runs: divergence, damaged and partial checkpoints, the logdir
-lock, signals, changed settings on resume, a full disk, and bad inputs. Every fault ends
-in one line naming what is wrong and what was kept, never in a silent restart."""
+"""Fault injection on tiny runs: divergence, damaged, partial and missing checkpoints, the
+logdir lock, signals (in training, start-up and evaluation), changed settings on resume
+and in config.json, damaged exported models, a full disk, and bad inputs. Every fault
+ends in one line naming what is wrong and what was kept, never in a silent restart or a
+silently wrong result. docs/reliability.md lists each fault and the test here."""
 
 import json
 import os
@@ -15,9 +17,14 @@ from absl import flags
 from lib import checkpoint
 from lib.tb_scalars import read_scalars
 from unsupervised_skill_learning import dads_off
+from unsupervised_skill_learning.config import EnvConfig, RunConfig
+from unsupervised_skill_learning.evaluation import model_io
 from testkit import ROOT, TINY, module_command, run_module
 
 QUIET = ("--num_evals=0",)
+# A short evaluation of a tiny run (no videos, few planner candidates).
+EVAL = ("--run_train=0", "--run_eval=1", "--record_eval_videos=0", "--num_candidate_sequences=8",
+        "--refine_steps=2", "--primitive_horizon=5", "--goals=0.5,0.5;-0.5,0.2")
 
 
 def run_flags(logdir, *args):
@@ -99,6 +106,76 @@ def test_missing_meta_never_restarts_from_scratch(run_copy):
   assert len(os.listdir(models(run_copy))) == 3  # nothing deleted
 
 
+def test_missing_models_folder_stops_unless_from_scratch(run_copy):
+  """A run with logs but no models/ (deleted, moved, or a file in its place) stops with
+  one line and touches nothing; models/ exists from a run's start, so an empty one (a run
+  killed before its first checkpoint) starts over, hiding the killed run's TensorBoard
+  points."""
+  run = run_copy / "point_mass"
+  progress = (run / "progress.csv").read_bytes()
+  events = sorted(os.listdir(run / "train"))
+  shutil.rmtree(models(run_copy))
+  out = drive(run_copy, "--num_epochs=3", check=False)
+  assert out.returncode == 2
+  (line,) = error_lines(out.stderr)
+  assert f"{models(run_copy)}: missing" in line and "--train_from_scratch=1" in line
+  models(run_copy).write_text("not a folder")
+  out = drive(run_copy, "--num_epochs=3", "--train_from_scratch=1", check=False)
+  assert out.returncode == 2
+  (line,) = error_lines(out.stderr)
+  assert f"{models(run_copy)}: is a file" in line
+  assert (run / "progress.csv").read_bytes() == progress
+  assert sorted(os.listdir(run / "train")) == events
+  models(run_copy).unlink()
+  models(run_copy).mkdir()  # what a run killed before its first checkpoint leaves
+  drive(run_copy, "--num_epochs=1")
+  # The killed run's epoch 2 (step 120) is hidden: each step has the new run's value.
+  assert read_scalars(str(run))["epoch"] == {80: 1.0}
+  assert [r.split(",")[0] for r in (run / "progress.csv").read_text().splitlines()] == [
+      "epoch", "1"]
+
+
+def test_newest_checkpoint_replaced_by_a_file_is_warned_about_and_cleaned(run_copy):
+  newest = models(run_copy) / "ckpt-000002"
+  shutil.rmtree(newest)
+  newest.write_text("not a checkpoint")
+  out = drive(run_copy, "--num_epochs=3")
+  warned = [l for l in out.stderr.splitlines() if l.startswith("W") and str(newest) in l]
+  assert len(warned) == 1 and "not a checkpoint folder" in warned[0], out.stderr[-2000:]
+  assert "resumed from" in out.stderr and "ckpt-000001" in out.stderr
+  assert sorted(os.listdir(models(run_copy))) == ["ckpt-000001", "ckpt-000002", "ckpt-000003"]
+  checkpoint.verify(str(newest))  # written again whole; nothing .tmp left behind
+
+
+def test_damaged_config_json_is_one_line_naming_it(run_copy):
+  """Training reads config.json's record of overrides; evaluation checks config.json
+  against the settings its checkpoint carries, and uses the checkpoint's."""
+  config = run_copy / "point_mass" / "config.json"
+  intact = json.loads(config.read_text())
+  config.write_text(json.dumps({**intact, "overrides": 5}))
+  out = drive(run_copy, "--num_epochs=3", check=False)
+  assert out.returncode == 2
+  (line,) = error_lines(out.stderr)
+  assert line.startswith(f"dads_off: error: {config}: \"overrides\" must be a list")
+  edited = json.loads(json.dumps(intact))
+  edited["env"]["max_env_steps"] = 7
+  edited["skills"]["skill_type"] = "gaussian"
+  config.write_text(json.dumps(edited))
+  out = run_module("dads_off", f"--logdir={run_copy}", *EVAL, timeout=300)
+  assert out.returncode == 2
+  (line,) = error_lines(out.stderr)
+  assert f"{config}: differs from the settings" in line and "ckpt-000002" in line
+  assert "--max_env_steps: 7 (config.json) vs 20 (checkpoint)" in line
+  assert "--skill_type: 'gaussian' (config.json) vs 'cont_uniform'" in line
+  edited = json.loads(json.dumps(intact))
+  edited["skills"]["num_skills"] = 2.5
+  config.write_text(json.dumps(edited))
+  with pytest.raises(model_io.EvaluationError,
+                     match=r"--num_skills: 2.5 \(config.json\) vs 2 \(checkpoint\)"):
+    model_io.load(RunConfig(logdir=str(run_copy), env=EnvConfig(environment="point_mass")))
+  assert not (run_copy / "point_mass" / "eval").exists()
+
+
 @pytest.mark.parametrize("damage", ["truncated_arrays", "garbage_buffer", "meta_list",
                                     "meta_negative_epoch"])
 def test_damaged_files_are_named(run_copy, damage):
@@ -141,7 +218,7 @@ def _start(logdir, *args):
                           cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
-@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM, signal.SIGHUP])
 def test_signal_finishes_the_epoch_saves_and_resumes(tmp_path, signum):
   proc = _start(tmp_path)
   try:
@@ -168,6 +245,68 @@ def test_signal_finishes_the_epoch_saves_and_resumes(tmp_path, signum):
   assert sorted(values["epoch"].values()) == list(range(1, epoch + 3))
 
 
+def _wait_for(path, proc, timeout=300):
+  deadline = time.time() + timeout
+  while time.time() < deadline and not path.exists() and proc.poll() is None:
+    time.sleep(0.05)
+  assert path.exists(), proc.communicate(timeout=60)[1][-2000:]
+
+
+def test_sigterm_during_start_up_prints_a_line_and_leaves_no_lock(tmp_path):
+  """SIGTERM while the interpreter loads JAX, and while the run builds its networks (the
+  lock is taken): one line, exit 143, nothing left behind."""
+  early = subprocess.Popen(cmd(tmp_path / "early"), cwd=ROOT, stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE, text=True)
+  time.sleep(1.0)
+  early.send_signal(signal.SIGTERM)
+  _, err = early.communicate(timeout=120)
+  assert early.returncode == 143, err[-2000:]
+  (line,) = error_lines(err)
+  assert line.startswith("dads_off: SIGTERM: stopping")
+  proc = _start(tmp_path)
+  lock = tmp_path / "point_mass" / ".lock"
+  _wait_for(lock, proc)
+  proc.send_signal(signal.SIGTERM)
+  _, err = proc.communicate(timeout=120)
+  assert proc.returncode == 143, err[-2000:]
+  (line,) = error_lines(err)
+  assert line.startswith("dads_off: SIGTERM: stopping") and "rerun the same command" in line
+  assert not lock.exists()
+
+
+def test_interrupted_evaluation_leaves_eval_as_it_was(run_copy):
+  """SIGTERM or kill -9 partway through an evaluation: eval/ is the previous evaluation,
+  whole (never a mix of two), SIGTERM prints its line and removes what it had written."""
+  run = run_copy / "point_mass"
+  previous = run / "eval"
+  previous.mkdir()
+  (previous / "eval_summary.json").write_text('{"checkpoint": "an earlier one"}')
+
+  def partway():
+    proc = subprocess.Popen(module_command("dads_off", f"--logdir={run_copy}", *EVAL),
+                            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 300
+    while time.time() < deadline and proc.poll() is None and not list(
+        run.glob(".tmp-*-eval/skills")):
+      time.sleep(0.05)
+    assert proc.poll() is None, proc.communicate(timeout=60)[1][-2000:]
+    return proc
+
+  proc = partway()
+  proc.send_signal(signal.SIGTERM)
+  _, err = proc.communicate(timeout=120)
+  assert proc.returncode == 143, err[-2000:]
+  (line,) = error_lines(err)
+  assert line.startswith("dads_off: SIGTERM: stopping")
+  assert os.listdir(previous) == ["eval_summary.json"]
+  assert not list(run.glob(".tmp*")) and not (run / ".lock").exists()
+  proc = partway()
+  proc.kill()
+  proc.wait()
+  assert os.listdir(previous) == ["eval_summary.json"]  # the unfinished one lies apart
+  assert list(run.glob(".tmp-*-eval"))  # (removed by the next evaluation: test_checkpoint)
+
+
 def test_second_process_on_a_live_run_is_refused(tmp_path):
   proc = _start(tmp_path)
   try:
@@ -177,12 +316,16 @@ def test_second_process_on_a_live_run_is_refused(tmp_path):
       time.sleep(0.2)
     assert lock.exists()
     out = drive(tmp_path, "--num_epochs=1", check=False)
+    _wait_for(tmp_path / "point_mass" / "config.json", proc)  # a trained run to evaluate
+    # Evaluation takes the lock too: it never reads checkpoints that training rotates.
+    evaluation = run_module("dads_off", f"--logdir={tmp_path}", *EVAL, timeout=300)
   finally:
     proc.kill()
     proc.wait()
-  assert out.returncode != 0
-  (line,) = error_lines(out.stderr)
-  assert f"in use by process {proc.pid}" in line
+  for result in (out, evaluation):
+    assert result.returncode != 0
+    (line,) = error_lines(result.stderr)
+    assert f"in use by process {proc.pid}" in line
   # The killed process left its lock; the next run takes it over.
   assert lock.exists()
   out = drive(tmp_path, "--num_epochs=1", "--train_from_scratch=1")
@@ -208,6 +351,15 @@ def test_full_disk_is_one_line_and_keeps_the_checkpoint(tmp_path):
     (mount / "filler").unlink()
     checkpoint.verify(str(models(mount) / "ckpt-000001"))
     drive(mount, "--num_epochs=2")  # resumes once there is room again
+    # A full disk during evaluation names the file, and leaves no eval/ half written.
+    free = shutil.disk_usage(mount).free
+    (mount / "filler").write_bytes(b"\0" * (free - 8192))
+    out = run_module("dads_off", f"--logdir={mount}", *EVAL, timeout=300)
+    assert out.returncode == 2
+    (line,) = error_lines(out.stderr)
+    eval_dir = mount / "point_mass" / "eval"
+    assert line.startswith(f"dads_off: error: {eval_dir}/") and "No space left" in line
+    assert not eval_dir.exists() and not [p for p in mount.rglob("*") if p.name.startswith(".tmp")]
   finally:
     subprocess.run(["umount", str(mount)], check=False)
 
@@ -224,6 +376,20 @@ def test_full_disk_is_one_line_and_keeps_the_checkpoint(tmp_path):
     (["--replay_buffer_capacity=1000000000000"], "--replay_buffer_capacity=1000000000000"),
     (["--hidden_layer_size=1000000"], "--hidden_layer_size=1000000"),
     (["--override_config=nonsense"], "--override_config=nonsense"),
+    (["--num_skills=1000000", "--skill_type=discrete_uniform"], "--num_skills=1000000"),
+    (["--num_envs=100000"], "--num_envs=100000"),
+    (["--num_envs=64", "--collect_steps=100", "--initial_collect_steps=128"],
+     "--collect_steps=100: must be a multiple of --num_envs=64"),
+    (["--num_envs=8", "--initial_collect_steps=100"], "--initial_collect_steps=100"),
+    (["--replay_buffer_capacity=16"], "--agent_batch_size=32: larger than the replay buffer"),
+    (["--clear_buffer_every_iter=1", "--skill_dyn_batch_size=64"],
+     "--skill_dyn_batch_size=64: larger than the replay buffer can ever hold (40"),
+    (["--primitive_horizon=21"], "--primitive_horizon=21: must be <= --max_env_steps=20"),
+    (["--goals=;;"], "--goals=;;"),
+    (["--goals=1,2;;3,4"], "--goals=1,2;;3,4"),
+    (["--action_clipping=1e30"], "--action_clipping=1e+30"),
+    (["--vid_name=../../../x"], "--vid_name=../../../x"),
+    (["--vid_name=a/b"], "--vid_name=a/b"),
 ])
 def test_bad_inputs_get_one_line_before_any_work(tmp_path, capsys, args, flag):
   """The driver's own main, in this process (the subprocess path is tested in
@@ -253,6 +419,8 @@ def test_logdir_that_is_a_file_or_cannot_be_made(tmp_path):
 
 
 def test_damaged_exported_model_is_named(tmp_path):
+  """Every file the loader reads is covered by checksums.json and verified before it is
+  read; each error names the file that changed."""
   model = tmp_path / "model"
   shutil.copytree(os.path.join(ROOT, "pretrained", "ant_xy"), model)
   run = model / "Ant-v1"
@@ -261,22 +429,67 @@ def test_damaged_exported_model_is_named(tmp_path):
   assert out.returncode != 0  # a flag contradicting the trained run is never ignored
   (line,) = error_lines(out.stderr)
   assert "--hidden_layer_size=64 (trained with 512)" in line
+  listing, config = run / "checksums.json", run / "config.json"
   weights = run / "models" / "eval_model.msgpack"
-  data = bytearray(weights.read_bytes())
+  intact = {p: p.read_bytes() for p in (listing, config, weights)}
+
+  def load_error():
+    with pytest.raises((checkpoint.CheckpointError, model_io.EvaluationError)) as info:
+      model_io.load(RunConfig(logdir=str(model), env=EnvConfig(environment="Ant-v1")))
+    for p, data in intact.items():
+      p.write_bytes(data)
+    return str(info.value)
+
+  # A damaged hash in checksums.json is named, not the intact model file.
+  listed = json.loads(intact[listing])
+  listed["files"]["models/eval_model.msgpack"] = "0" * 64
+  listing.write_text(json.dumps(listed))
+  assert load_error().startswith(f"{listing}: damaged checksum list")
+  # A model file whose entry was removed is not trusted: the list's own checksum shows
+  # the removal, and without it (an older list) the unlisted file is refused.
+  listed = json.loads(intact[listing])
+  del listed["files"]["models/eval_model.msgpack"]
+  for own_checksum in (True, False):
+    if not own_checksum:
+      del listed["listing_sha256"]
+    listing.write_text(json.dumps(listed))
+    weights.write_bytes(intact[weights][:-1] + bytes([intact[weights][-1] ^ 1]))
+    assert load_error().startswith(f"{listing}: damaged checksum list" if own_checksum
+                                   else f"{weights}: not listed in {listing}")
+  # Another environment in config.json: its checksum names it.
+  config.write_text(intact[config].decode().replace('"Ant-v1"', '"HalfCheetah-v1"'))
+  assert load_error().startswith(f"{config}: damaged model file")
+  for text, words in (("{ not json", "Expecting"),
+                      (json.dumps({"skills": {"skill_type": "beta"}}), "--skill_type=beta"),
+                      (json.dumps({"skills": {"num_skills": 2.5}}),
+                       "--num_skills=2.5: must be an integer")):
+    config.write_text(text)
+    checkpoint.write_checksums(str(run), model_io.EXPORTED_FILES)  # a consistent edit
+    message = load_error()
+    assert message.startswith(f"{config}: not a readable run configuration"), message
+    assert words in message, message
+  data = bytearray(intact[weights])
   data[len(data) // 3] ^= 0x40
   weights.write_bytes(bytes(data))
   out = run_module("dads_off", *eval_flags, timeout=120)
-  assert out.returncode != 0
+  assert out.returncode == 2
   (line,) = error_lines(out.stderr)
   assert str(weights) in line and "damaged" in line
-  (run / "config.json").write_text("{ not json")
-  out = run_module("dads_off", *eval_flags, timeout=120)
-  (line,) = error_lines(out.stderr)
-  assert str(run / "config.json") in line
-  (run / "config.json").write_text(json.dumps({"skills": {"skill_type": "beta"}}))
-  out = run_module("dads_off", *eval_flags, timeout=120)
-  (line,) = error_lines(out.stderr)
-  assert str(run / "config.json") in line and "skill_type" in line
+
+
+def test_export_model_errors_are_one_line(two_checkpoints, tmp_path):
+  afile = tmp_path / "afile"
+  afile.write_text("x")
+  for args, words in (([f"--logdir={two_checkpoints}", f"--out={afile}",
+                        "--environment=point_mass"], f"--out={afile}: is a file"),
+                      ([f"--logdir={tmp_path / 'none'}", f"--out={tmp_path / 'o'}"],
+                       "no trained run to evaluate"),
+                      ([f"--logdir={two_checkpoints}"], "--logdir and --out are required")):
+    out = run_module("export_model", *args, timeout=120)
+    assert out.returncode == 2, out.stderr
+    (line,) = error_lines(out.stderr)
+    assert line.startswith("export_model: error: ") and words in line, line
+    assert "Unable to initialize backend" not in out.stderr
 
 
 def test_resumed_logs_purge_what_a_killed_process_wrote_after_its_checkpoint(tmp_path):

@@ -82,11 +82,26 @@ def test_gaps_wrap_around_the_circle():
   half = headings.heading_coverage(np.arange(-90, 91, 10))  # only the right half-plane
   assert half["largest_gap_deg"] == pytest.approx(180.0)
   assert half["largest_gap_from_deg"] == pytest.approx(90.0)
-  assert half["largest_gap_to_deg"] == pytest.approx(270.0)
+  assert half["largest_gap_to_deg"] == pytest.approx(-90.0)  # reported in [-180, 180)
   np.testing.assert_allclose(headings.actual_headings([[0, 0], [1, 1], [0, 0]],
                                                       [[-1, 0.01], [1, 0], [-1, -0.01]]),
                              [179.427, 270.0, 180.573], atol=1e-3)
   assert headings.heading_coverage([])["largest_gap_deg"] == 360.0
+
+
+def test_gap_ends_are_reported_in_minus_180_to_180():
+  """Headings spread over 287..334 degrees leave a 313-degree gap from 334 round to 287:
+  reported as -26 -> -73 (it once read '334 -> 647')."""
+  summary = headings.heading_coverage(np.linspace(287.0, 334.0, 48))
+  assert summary["largest_gap_deg"] == pytest.approx(313.0)
+  assert summary["largest_gap_from_deg"] == pytest.approx(-26.0)
+  assert summary["largest_gap_to_deg"] == pytest.approx(-73.0)
+  for angles in (np.arange(0, 360, 7.0), [179.9, -179.9], [-180.0], np.arange(-170, 180, 10)):
+    summary = headings.heading_coverage(angles)
+    for key in ("largest_gap_from_deg", "largest_gap_to_deg"):
+      assert -180.0 <= summary[key] < 180.0, (angles, key, summary[key])
+  np.testing.assert_allclose(headings.signed_degrees([180.0, -180.0, 540.0, 359.0, -1e-12]),
+                             [-180.0, -180.0, -180.0, -1.0, 0.0], atol=1e-9)
 
 
 def test_slow_skills_are_left_out_and_counted():

@@ -65,3 +65,30 @@ def test_a_line_cut_short_by_a_kill_is_dropped(tmp_path):
   resumed = ProgressWriter(str(path), resume_epoch=5)
   resumed.write(3, 120, {"x": 3.0})
   assert path.read_text().splitlines()[1:] == ["1,40,1", "2,80,2", "3,120,3"]
+
+
+@pytest.mark.parametrize("damage", ["header_without_epoch", "header_lost_a_column"])
+def test_a_damaged_header_keeps_a_copy_and_warns(tmp_path, caplog, damage):
+  """The rows a damaged header makes unreadable are never dropped silently: the file is
+  kept whole beside it (progress.csv.damaged) and a warning names the copy."""
+  path = tmp_path / "progress.csv"
+  writer = ProgressWriter(str(path))
+  for epoch in (1, 2, 3):
+    writer.write(epoch, 40 * epoch, {"x": float(epoch), "y": 0.5})
+  intact = path.read_text()
+  header, rest = intact.split("\n", 1)
+  header = "epXch,env_steps,x,y" if damage == "header_without_epoch" else "epoch,env_steps,x"
+  path.write_text(header + "\n" + rest)
+  with caplog.at_level("WARNING"):
+    resumed = ProgressWriter(str(path), resume_epoch=3)
+  copy = tmp_path / "progress.csv.damaged"
+  assert copy.read_text() == header + "\n" + rest  # every row kept, as it was
+  warned = [r.getMessage() for r in caplog.records if str(copy) in r.getMessage()]
+  assert len(warned) == 1 and "3 row(s) cannot be read" in warned[0], caplog.text
+  resumed.write(4, 160, {"x": 4.0, "y": 0.5})
+  assert [r["epoch"] for r in rows_of(path)] == ["4"]
+  # A second damage keeps a second copy; the first is not overwritten.
+  path.write_text("garbage\n1,2,3\n")
+  ProgressWriter(str(path), resume_epoch=4)
+  assert (tmp_path / "progress.csv.damaged-2").read_text() == "garbage\n1,2,3\n"
+  assert copy.read_text() == header + "\n" + rest

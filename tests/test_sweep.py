@@ -57,6 +57,36 @@ def test_a_value_given_twice_and_unsweepable_settings_are_refused(tmp_path):
       sweep.expand({name: ["1"]}, str(tmp_path), lambda s, l: l)
 
 
+def test_values_equal_once_parsed_are_refused():
+  """seed=0,00 or agent_lr=1e-3,0.001 would run the same trial twice."""
+  for grid, message in (({"seed": ["0", "00"]}, "0 and 00 are the same value"),
+                        ({"agent_lr": ["1e-3", "0.001"]}, "1e-3 and 0.001 are the same value"),
+                        ({"fix_variance": ["1", "true"]}, "1 and true are the same value")):
+    with pytest.raises(sweep.SweepError, match=message):
+      sweep.check_distinct(grid, {}, dads_off.parse_setting)
+  with pytest.raises(sweep.SweepError, match="arms a and b set the same values"):
+    sweep.check_distinct({}, {"a": {"agent_lr": "1e-3"}, "b": {"agent_lr": "0.001"}},
+                         dads_off.parse_setting)
+  sweep.check_distinct({"seed": ["0", "1"]}, {"a": {}, "b": {"agent_lr": "1e-3"}},
+                       dads_off.parse_setting)
+
+
+def test_bad_sweep_flags_and_paths_fail_in_one_line(tmp_path):
+  afile = tmp_path / "afile"
+  afile.write_text("x")
+  for args, message in (([f"--grid_file={tmp_path}"], f"--grid_file={tmp_path}: is a folder"),
+                        ([f"--out={afile}", "--grid=seed=0,1"], f"--out={afile}: is a file"),
+                        (["--cpus_per_trial=nan", "--grid=seed=0,1"], "--cpus_per_trial=nan"),
+                        (["--grid=seed=0,00"], "are the same value")):
+    out_args = [] if any(a.startswith("--out") for a in args) else [f"--out={tmp_path / 'o'}"]
+    out = run_sweep(*args, *out_args, timeout=120)
+    assert out.returncode == 2, out.stderr
+    lines = [line for line in out.stderr.splitlines() if line.strip() and line[:1] not in "IW"]
+    assert len(lines) == 1 and lines[0].startswith("sweep: error:") and message in lines[0], \
+        out.stderr
+    assert not (tmp_path / "o").exists()
+
+
 def test_expand_is_the_product_in_grid_order(tmp_path):
   seen = []
   trials = sweep.expand({"seed": ["0", "1"], "objective": ["dads", "diayn"]}, str(tmp_path),
@@ -188,6 +218,10 @@ def test_two_by_two_sweep_on_local_ray(tmp_path):
     assert row["trials"] == "2" and float(row["std"]) > 0
     assert float(row["mean"]) == pytest.approx(sum(rewards) / 2, rel=1e-6)
   assert "resample_prob=0.5 (n=2)" in result.stdout
+  # TensorBoard is pointed at the runs, not at Ray's temporary folder.
+  assert f"tensorboard --logdir {out}" in result.stdout
+  assert not [line for line in (result.stdout + result.stderr).splitlines()
+              if "tensorboard --logdir" in line and f"--logdir {out}" not in line]
   # Run again: every trial finished, so nothing runs (and Ray is not even started).
   again = run_sweep(*grid)
   assert again.returncode == 0, again.stderr[-2000:]

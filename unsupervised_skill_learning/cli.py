@@ -1,13 +1,20 @@
-"""What every command-line entry point shares: the one-line error that stops a run
-before any work, and the check of --flagfile paths (absl's own message spans two lines)."""
+"""What every command-line entry point shares: how it starts (`run`: --help, the check of
+--flagfile paths, quiet third-party logs), the one-line error that stops a run before any
+work, and stopping on SIGTERM / SIGHUP with one line."""
 
 from __future__ import annotations
 
+import atexit
 import logging
 import os
+import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import NoReturn
+
+from absl import app, flags
+
+HELP_ARGS = ("-h", "-?", "--help", "-help", "--helpshort", "--helpfull")
 
 
 def fail(program: str, message: str) -> NoReturn:
@@ -26,6 +33,68 @@ def check_flagfiles(argv: Sequence[str], program: str) -> None:
 
 
 def quiet_third_party_logs() -> None:
-  """JAX's TPU probe and PyOpenGL announce themselves at INFO level; nothing is wrong."""
+  """JAX's TPU probe ("Unable to initialize backend 'tpu'") and PyOpenGL announce
+  themselves at INFO level; nothing is wrong. Only these loggers are raised to WARNING:
+  which backend JAX chooses (a GPU where there is one) is untouched."""
   for name in ("jax._src.xla_bridge", "OpenGL.acceleratesupport"):
     logging.getLogger(name).setLevel(logging.WARNING)
+
+
+def help_text(description: str, full: bool = False) -> str:
+  """The program's description (its module docstring), then its flags (all flags of
+  every module with full=True)."""
+  flag_values = flags.FLAGS
+  listed = flag_values.get_help() if full else flag_values.main_module_help()
+  more = "" if full else "\n\nTry --helpfull to get a list of all flags."
+  return f"{description.strip()}\n\nflags:\n{listed}{more}"
+
+
+def stop_on_signals(program: str) -> None:
+  """SIGTERM, and SIGHUP (the terminal was closed), stop the process as Ctrl-C does: one
+  line on stderr, then SystemExit(128 + signal), which unwinds like an exception: the
+  run's lock is released and unfinished temporaries are removed. The training loop has
+  its own handlers while it runs (finish the epoch, save, then stop).
+
+  An exception raised by a signal handler can land in a callback that ignores it (JAX
+  runs one at every garbage collection), so until the process has stopped the request is
+  repeated every second (SIGALRM), except while the stop is already unwinding."""
+  requested: list[int] = []
+
+  def handler(signum, frame):
+    del frame
+    if not requested:
+      requested.append(128 + signum)
+      try:
+        print(f"{program}: {signal.Signals(signum).name}: stopping; what was saved before is "
+              "kept (rerun the same command to resume)", file=sys.stderr, flush=True)
+      except OSError:  # no terminal left to print to (SIGHUP)
+        pass
+      atexit.register(signal.setitimer, signal.ITIMER_REAL, 0)  # no repeats while exiting
+    signal.setitimer(signal.ITIMER_REAL, 1.0)
+    if isinstance(sys.exc_info()[1], SystemExit):
+      return  # in a `finally` or `__exit__` of the stop itself: let the clean-up finish
+    raise SystemExit(requested[0])
+
+  def unraisable(info):
+    if not (requested and isinstance(info.exc_value, SystemExit)):
+      sys.__unraisablehook__(info)  # a stop that landed in a callback is repeated, not news
+
+  sys.unraisablehook = unraisable
+  for signum in (signal.SIGTERM, signal.SIGHUP, signal.SIGALRM):
+    signal.signal(signum, handler)
+
+
+def run(main: Callable[[list[str]], None], program: str, description: str, *,
+        stop_signals: bool = False) -> None:
+  """Starts an entry point: --help (and -h, --helpfull) prints `description` and the
+  flags and exits 0 (absl's own exits 1); a missing --flagfile is one line; third-party
+  start-up logs are quieted; with stop_signals, SIGTERM / SIGHUP as stop_on_signals.
+  Then absl parses the flags and calls main(argv)."""
+  if any(arg in HELP_ARGS for arg in sys.argv[1:]):
+    print(help_text(description, full="--helpfull" in sys.argv[1:]))
+    sys.exit(0)
+  check_flagfiles(sys.argv, program)
+  if stop_signals:
+    stop_on_signals(program)
+  quiet_third_party_logs()
+  app.run(main)

@@ -78,6 +78,15 @@ def _check_memory(cfg: RunConfig, spec: ObservationSpec) -> None:
   if available is None:
     return
   gib = 2.0**30
+  if cfg.skills.skill_type == "discrete_uniform":
+    # Discrete skills are drawn and enumerated through a num_skills x num_skills one-hot
+    # table (float32): sampling, the skill grid of headings, every skill's videos.
+    table = 4 * cfg.skills.num_skills**2
+    if table > 0.8 * available:
+      raise ConfigError(f"--num_skills={cfg.skills.num_skills}: --skill_type=discrete_uniform "
+                        f"needs a {cfg.skills.num_skills} x {cfg.skills.num_skills} one-hot "
+                        f"table of its skills ({table / gib:.1f} GiB), {available / gib:.1f} "
+                        "GiB of memory available")
   # A stored transition: obs and next_obs, skill, action (float32), reward, logp, 2 flags.
   action_guess = 32  # the action size is not known before the env is built; generous
   row = 4 * (2 * spec.obs_dim + cfg.skills.num_skills + action_guess + 2) + 2

@@ -13,11 +13,14 @@ import dataclasses
 import json
 import math
 import os
+import re
 from typing import Any
 
+from envs.goal import GOAL_SETS
 from lib.skill_prior import PRIOR_KINDS
 from unsupervised_skill_learning.objectives import OBJECTIVES
-from unsupervised_skill_learning.validation import ConfigError, require, require_positive
+from unsupervised_skill_learning.validation import (ConfigError, require, require_positive,
+                                                    require_types)
 
 COLLECT_POLICIES = ("default", "ou_noise")
 AGENT_INITS = ("flax", "tf_agents")
@@ -28,6 +31,8 @@ PRIOR_TYPES = ("normal", "uniform")
 RELABEL_TYPES = ("none", "importance_sampling", "policy", "dynamics_posterior")
 FROZEN = dict(frozen=True, kw_only=True)
 MAX_SEED = 2**31  # jax.random.key takes a 32-bit seed
+# A file name of its own: no folder separators, no leading dot (nor '.' or '..').
+FILE_NAME = re.compile(r"^[A-Za-z0-9_+=@-][A-Za-z0-9_.+=@-]*$")
 
 
 @dataclasses.dataclass(**FROZEN)
@@ -84,6 +89,9 @@ class AgentConfig:
   def __post_init__(self):
     require_positive(self, "hidden_layer_size", "agent_train_steps", "agent_batch_size",
                      "agent_lr", "action_clipping")
+    require(self.action_clipping <= 1, "action_clipping", self.action_clipping,
+            "must be in (0, 1]: the policy's actions lie in [-1, 1], so a larger value "
+            "clips nothing")
     require(0 <= self.agent_gamma <= 1, "agent_gamma", self.agent_gamma, "must be in [0, 1]")
     require(math.isfinite(self.agent_entropy) and self.agent_entropy > 0, "agent_entropy",
             self.agent_entropy, "must be positive (the reward scale is 1 / agent_entropy)")
@@ -161,6 +169,9 @@ class VideoConfig:
   def __post_init__(self):
     require_positive(self, "record_freq")
     require(self.num_evals >= 0, "num_evals", self.num_evals, "must be >= 0")
+    require(bool(FILE_NAME.match(self.vid_name)), "vid_name", self.vid_name,
+            "must be a plain file name prefix (letters, digits, . _ - + = @; no folders, "
+            "no leading dot): videos are written inside the run's folder")
 
 
 @dataclasses.dataclass(**FROZEN)
@@ -175,6 +186,7 @@ class EvalConfig:
   smoothing_beta: float = 0.9
   top_primitives: int = 5
   goals: tuple[tuple[float, float], ...] = ()
+  goal_set: str = "paper"  # paper: the environment's list; random30: envs.goal.random_goals
   deterministic_eval: bool = False  # sampled actions, as the original's evaluation
   record_eval_videos: bool = True
   mpc_fresh_proposal: int = 0  # 0 carry the shifted plan; 1 fresh zeros; 2 fresh N(0, I) draw
@@ -189,6 +201,10 @@ class EvalConfig:
             "must be in [0, 1)")
     require(math.isfinite(self.mppi_gamma) and self.mppi_gamma >= 0, "mppi_gamma",
             self.mppi_gamma, "must be a finite number >= 0 (the MPPI inverse temperature)")
+    require(self.goal_set in GOAL_SETS, "goal_set", self.goal_set,
+            f"allowed: {', '.join(GOAL_SETS)}")
+    require(not (self.goals and self.goal_set != "paper"), "goal_set", self.goal_set,
+            "--goals already names the goals; give one of --goals and --goal_set")
     for goal in self.goals:
       text = ",".join(f"{v:g}" for v in goal)
       require(all(math.isfinite(v) for v in goal), "goals", text, "coordinates must be finite")
@@ -242,6 +258,37 @@ class RunConfig:
     spec.check(self.objective_config, self.skills)
     require(not (self.env.backend == "mjx" and self.agent.collect_policy == "ou_noise"),
             "collect_policy", self.agent.collect_policy, "ou_noise needs --backend=host")
+    self._check_across_sections()
+
+  def _check_across_sections(self) -> None:
+    """Settings of different sections that must agree."""
+    env, train = self.env, self.train
+    # Every collection round steps each of the num_envs environments once.
+    require(env.num_envs <= train.collect_steps, "num_envs", env.num_envs,
+            f"must be <= --collect_steps={train.collect_steps} (each epoch steps every "
+            "environment at least once)")
+    for flag in ("collect_steps", "initial_collect_steps"):
+      steps = getattr(train, flag)
+      require(steps % env.num_envs == 0, flag, steps,
+              f"must be a multiple of --num_envs={env.num_envs} (each collection round "
+              f"steps every environment once), e.g. "
+              f"{max(1, round(steps / env.num_envs)) * env.num_envs}")
+    # What the replay buffer can ever hold: its capacity, or one epoch's collection when
+    # it is cleared every epoch.
+    holds = train.replay_buffer_capacity
+    why = f"--replay_buffer_capacity={holds}"
+    if train.clear_buffer_every_iter and train.collect_steps < holds:
+      holds, why = train.collect_steps, (f"--collect_steps={train.collect_steps} with "
+                                         "--clear_buffer_every_iter=1")
+    for flag, batch in (("agent_batch_size", self.agent.agent_batch_size),
+                        ("skill_dyn_batch_size", train.skill_dyn_batch_size)):
+      require(batch <= holds, flag, batch,
+              f"larger than the replay buffer can ever hold ({holds} transitions: {why}); "
+              "use a smaller batch or a larger buffer")
+    require(self.eval.primitive_horizon <= env.max_env_steps, "primitive_horizon",
+            self.eval.primitive_horizon,
+            f"must be <= --max_env_steps={env.max_env_steps} (a skill is held that many "
+            "steps within one episode)")
 
   @property
   def run_dir(self) -> str:
@@ -256,11 +303,12 @@ class RunConfig:
     """
     values = dict(values)
     top = {k: values.pop(k) for k in ("seed", "objective") if k in values}
+    require_types(RunConfig, top)
     spec = OBJECTIVES.get(top.get("objective", "dads"))
     sections = {}
     for name, kind in SECTIONS.items():
-      sections[name] = kind(**_take(values, kind))
-    objective_config = spec.config(**_take(values, spec.config)) if spec else None
+      sections[name] = _build(kind, _take(values, kind))
+    objective_config = _build(spec.config, _take(values, spec.config)) if spec else None
     # Other objectives' settings may be present (the driver has flags for all of them).
     for other in OBJECTIVES.values():
       _take(values, other.config)
@@ -288,9 +336,7 @@ class RunConfig:
   def differences(self, other: "RunConfig") -> dict[str, tuple[Any, Any]]:
     """{setting: (other's value, this one's)} for the settings that change the learning
     problem (everything but RUN_CONTROL)."""
-    mine, theirs = self.flat(), other.flat()
-    return {k: (theirs.get(k), v) for k, v in mine.items()
-            if k not in RUN_CONTROL and theirs.get(k) != v}
+    return setting_differences(self.to_dict(), other.to_dict())
 
   def to_dict(self) -> dict[str, Any]:
     out = {"logdir": self.logdir, "seed": self.seed, "objective": self.objective}
@@ -306,27 +352,72 @@ class RunConfig:
   def from_dict(cls, d: dict) -> "RunConfig":
     """Reads `to_dict`'s output, and the sectioned layout of earlier versions (whose
     field names were the same flags, grouped differently)."""
-    if not isinstance(d, dict):
-      raise ConfigError(f"a run configuration is a JSON object; got {type(d).__name__}")
-    flat = {}
-    for key, value in d.items():
-      if key == "logdir":
-        continue
-      if isinstance(value, dict):
-        flat.update(value)
-      else:
-        flat[key] = value
-    if "goals" in flat:
-      flat["goals"] = tuple(tuple(g) for g in flat["goals"])
-    known = set().union(*({f.name for f in dataclasses.fields(k)} for k in SECTIONS.values()),
-                        *({f.name for f in dataclasses.fields(s.config)}
-                          for s in OBJECTIVES.values()), {"seed", "objective"})
-    dropped = set(flat) - known
-    for key in dropped:  # settings of earlier versions that no longer exist
-      flat.pop(key)
+    flat = flat_settings(d)
     return cls.build(logdir=d.get("logdir", ""), **flat)
+
+
+def flat_settings(d: Any) -> dict[str, Any]:
+  """A saved run configuration (to_dict's layout, or the sectioned layout of earlier
+  versions) -> flag -> value, unchecked; settings that no longer exist are left out."""
+  if not isinstance(d, dict):
+    raise ConfigError(f"a run configuration is a JSON object; got {type(d).__name__}")
+  flat = {}
+  for key, value in d.items():
+    if key == "logdir":
+      continue
+    if isinstance(value, dict):
+      flat.update(value)
+    else:
+      flat[key] = value
+  if isinstance(flat.get("goals"), list) and all(isinstance(g, list) for g in flat["goals"]):
+    flat["goals"] = tuple(tuple(g) for g in flat["goals"])
+  known = set(default_settings())
+  return {k: v for k, v in flat.items() if k in known}
+
+
+def default_settings() -> dict[str, Any]:
+  """flag -> default value of every setting, every objective's included."""
+  kinds = (*SECTIONS.values(), *(spec.config for spec in OBJECTIVES.values()))
+  out = {f.name: f.default for kind in kinds for f in dataclasses.fields(kind)}
+  out.update({f.name: f.default for f in dataclasses.fields(RunConfig)
+              if f.name in ("seed", "objective")})
+  return out
+
+
+def setting_differences(mine: Any, theirs: Any) -> dict[str, tuple[Any, Any]]:
+  """{setting: (theirs, mine)} of two saved run configurations (dicts as to_dict writes
+  them; a setting one of them lacks has its default) for the settings that change the
+  learning problem (not RUN_CONTROL). Unlike RunConfig.differences, neither needs to be
+  a valid configuration (a hand-edited file may not be)."""
+  defaults = default_settings()
+  a, b = {**defaults, **flat_settings(mine)}, {**defaults, **flat_settings(theirs)}
+  return {k: (b[k], a[k]) for k in defaults if k not in RUN_CONTROL and a[k] != b[k]}
+
+
+def saved_overrides(saved: Any, path: str) -> list[dict]:
+  """The "overrides" record of a run's config.json (already parsed): the settings changed
+  on resumes, a list of {"epoch", "setting", "from", "to"}; [] when absent. ConfigError
+  naming `path` when it is anything else (a hand edit, damage)."""
+  if not isinstance(saved, dict):
+    return []
+  records = saved.get("overrides", [])
+  ok = isinstance(records, list) and all(
+      isinstance(r, dict) and isinstance(r.get("setting"), str)
+      and isinstance(r.get("epoch"), int) and not isinstance(r.get("epoch"), bool)
+      for r in records)
+  if not ok:
+    raise ConfigError(f"{path}: \"overrides\" must be a list of records "
+                      f"{{\"epoch\", \"setting\", \"from\", \"to\"}} (the settings changed "
+                      f"on resumes); got {json.dumps(records)[:80]}; fix or remove that entry")
+  return list(records)
 
 
 def _take(values: dict, kind) -> dict:
   """Removes and returns the entries of `values` that are fields of dataclass `kind`."""
   return {f.name: values.pop(f.name) for f in dataclasses.fields(kind) if f.name in values}
+
+
+def _build(kind, values: dict):
+  """kind(**values), its values' types checked first (ConfigError naming the flag)."""
+  require_types(kind, values)
+  return kind(**values)

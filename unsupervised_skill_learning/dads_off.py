@@ -1,24 +1,38 @@
-"""DADS / off-DADS driver: the only module that reads flags.
+"""Trains skills without reward (DADS, off-DADS, DIAYN, ...) and evaluates them.
+
+Training discovers skills in an environment with no task reward, logging to TensorBoard
+and progress.csv and saving checkpoints under --logdir; the same command again resumes
+exactly where it stopped (Ctrl-C, SIGTERM or a closed terminal save first). Evaluation
+(--run_eval=1) films the skills, measures how much of the space they cover, and reaches
+goals it was never trained for by planning over skills (MPC).
 
   python unsupervised_skill_learning/dads_off.py --flagfile=configs/ant.txt --logdir=DIR
+  python unsupervised_skill_learning/dads_off.py --logdir=DIR --run_train=0 --run_eval=1
 
 Accepts every flag of the original DADS flag files with the original meanings (0/1 work
 for booleans), plus --seed, --objective and a few additions documented in
-configs/template_config.txt. Each registered objective's settings are flags too (see
-objectives/). Flags convert once into frozen config dataclasses (RunConfig.build).
+configs/template_config.txt. Each registered objective's settings are flags too.
 """
+
+# This module is the only one that reads flags: they convert once into frozen config
+# dataclasses (RunConfig.build).
 
 from __future__ import annotations
 
 import dataclasses
-import logging as std_logging
 import os
 import signal
 import sys
 
-from absl import app, flags, logging
-
 from unsupervised_skill_learning import cli
+
+if __name__ == "__main__":
+  # Before the heavy imports below: a SIGTERM while JAX loads stops with its line too.
+  cli.stop_on_signals("dads_off")
+
+# pylint: disable=wrong-import-position
+from absl import flags, logging
+
 from unsupervised_skill_learning.objectives import OBJECTIVES
 
 _F = flags
@@ -104,6 +118,10 @@ _F.DEFINE_string("prior_type", "normal", "normal: MPPI; uniform: CEM-like with e
 _F.DEFINE_float("smoothing_beta", 0.9, "Smoothing between consecutive planned skills.")
 _F.DEFINE_integer("top_primitives", 5, "Elites of the CEM-like planner.")
 _F.DEFINE_string("goals", "", "Goals 'x1,y1;x2,y2;...' (default: the environment's list).")
+_F.DEFINE_string("goal_set", "paper", "Named goals when --goals is not given: paper (the "
+                 "environment's list: the paper's 6 for Ant) | random30 (30 goals uniform in the "
+                 "square of 1.5x the paper goals' reach, [-15, 15]^2 for Ant, as the paper's "
+                 "Figure 7; fixed seed; none nearer the start than a third of that).")
 _F.DEFINE_bool("deterministic_eval", False, "0 (the original's default): evaluation samples "
                "the policy's actions, as the original's evaluation policy did; 1: every skill "
                "of a discrete prior, acting with the policy's mean action.")
@@ -138,13 +156,21 @@ _RUN_FLAGS = tuple(f.name for f in FLAGS.get_key_flags_for_module(sys.modules[__
 
 
 def parse_goals(text: str) -> tuple[tuple[float, float], ...]:
-  """'x1,y1;x2,y2' -> ((x1, y1), (x2, y2)); ValueError naming --goals otherwise."""
+  """'x1,y1;x2,y2' -> ((x1, y1), (x2, y2)); '' -> () (the environment's goals); a
+  ValueError naming --goals for anything else, an empty goal included (';;', '1,2;;3,4';
+  one trailing ';' is allowed)."""
+  if not text.strip():
+    return ()
+  parts = [p.strip() for p in text.split(";")]
+  if len(parts) > 1 and not parts[-1]:
+    parts.pop()
   goals = []
-  for part in filter(None, (p.strip() for p in text.split(";"))):
+  for part in parts:
     try:
       x, y = (float(v) for v in part.split(","))
     except ValueError:
-      raise ValueError(f"--goals={text}: expected 'x1,y1;x2,y2;...', got {part!r}") from None
+      raise ValueError(f"--goals={text}: expected 'x1,y1;x2,y2;...', got "
+                       f"{part!r}{' (an empty goal)' if not part else ''}") from None
     goals.append((x, y))
   return tuple(goals)
 
@@ -194,19 +220,11 @@ def _fail(message: str) -> None:
   cli.fail("dads_off", message)
 
 
-def _quiet_third_party_logs() -> None:
-  """JAX's TPU probe and PyOpenGL announce themselves at INFO level; nothing is wrong."""
-  for name in ("jax._src.xla_bridge", "OpenGL.acceleratesupport"):
-    std_logging.getLogger(name).setLevel(std_logging.WARNING)
-
-
 def main(argv):
   if len(argv) > 1:
     _fail(f"unexpected arguments {argv[1:]}; every setting is a --flag")
   if FLAGS.debug:
     logging.set_verbosity(logging.DEBUG)
-  else:
-    _quiet_third_party_logs()
   ignored = sorted(n for n in UNSHIPPED_ROBOT_FLAGS if FLAGS[n].present)
   if ignored:
     logging.warning("ignoring flags of robots this project does not ship (DKitty, DClaw, "
@@ -253,13 +271,11 @@ def main(argv):
 
 def run():
   """Console-script entry point (`dads-off`)."""
-  # absl's --help lists the flags of the module named by argv[0]; for the console
-  # script that is the launcher, so point it at this module instead.
-  cli.check_flagfiles(sys.argv, "dads_off")
+  # The help lists the flags of the module named by argv[0]; for the console script that
+  # is the launcher, so point it at this module instead.
   sys.argv[0] = __name__
-  app.run(main)
+  cli.run(main, "dads_off", __doc__, stop_signals=True)
 
 
 if __name__ == "__main__":
-  cli.check_flagfiles(sys.argv, "dads_off")
-  app.run(main)
+  cli.run(main, "dads_off", __doc__, stop_signals=True)

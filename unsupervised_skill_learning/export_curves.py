@@ -14,7 +14,7 @@ import io
 import os
 
 import numpy as np
-from absl import app, flags
+from absl import flags
 
 from lib import plots
 from lib.atomic import atomic_write
@@ -99,4 +99,4 @@ def main(argv):
 
 if __name__ == "__main__":
   define_flags()
-  app.run(main)
+  cli.run(main, "export_curves", __doc__)

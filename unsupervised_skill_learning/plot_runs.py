@@ -22,7 +22,7 @@ import json
 import os
 
 import numpy as np
-from absl import app, flags
+from absl import flags
 
 from lib import plots
 from lib.tb_scalars import find_runs, read_scalars
@@ -250,4 +250,4 @@ def main(argv):
 
 if __name__ == "__main__":
   define_flags()
-  app.run(main)
+  cli.run(main, "plot_runs", __doc__)

@@ -9,10 +9,11 @@ check that simulation and headless video work on a machine.
 from __future__ import annotations
 
 import numpy as np
-from absl import app, flags
+from absl import flags
 
 import envs
 from lib.skill_prior import PRIOR_KINDS, SkillPrior
+from unsupervised_skill_learning import cli
 from unsupervised_skill_learning.evaluation import skills as skill_eval
 
 _ENV = flags.DEFINE_string("environment", "Ant-v1", "Environment name.")
@@ -48,4 +49,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-  app.run(main)
+  cli.run(main, "random_skills", __doc__)

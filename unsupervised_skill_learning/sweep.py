@@ -50,7 +50,7 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 
-from absl import app, flags, logging
+from absl import flags, logging
 
 from lib.atomic import atomic_write, atomic_write_json
 from lib.progress import read_progress
@@ -119,6 +119,11 @@ def read_grid_file(path: str) -> tuple[dict[str, list[str]], dict[str, dict[str,
       data = yaml.safe_load(f)
   except FileNotFoundError:
     raise SweepError(f"--grid_file={path}: no such file") from None
+  except IsADirectoryError:
+    raise SweepError(f"--grid_file={path}: is a folder; give a YAML file") from None
+  except (OSError, UnicodeDecodeError) as err:
+    raise SweepError(f"--grid_file={path}: cannot be read "
+                     f"({getattr(err, 'strerror', None) or err})") from None
   except yaml.YAMLError as err:
     raise SweepError(f"--grid_file={path}: not YAML ({str(err).splitlines()[0]})") from None
   if not isinstance(data, dict) or not data:
@@ -162,6 +167,28 @@ class Trial:
   def group(self) -> str:
     """The trial's labels other than its seed: trials that differ only in seed share it."""
     return ",".join(f"{k}={v}" for k, v in self.labels if k != "seed") or "all"
+
+
+def check_distinct(grid: dict[str, list[str]], arms: dict[str, dict[str, str]],
+                   parse: Callable[[str, str], object]) -> None:
+  """SweepError when two values of one grid setting are the same value once parsed
+  (seed=0,00; agent_lr=1e-3,0.001), or two arms set the same values: those trials would
+  run the same run twice. parse(name, text) -> the value, ValueError naming the flag."""
+  for name, texts in grid.items():
+    seen: dict[object, str] = {}
+    for text in texts:
+      value = parse(name, text)
+      if value in seen:
+        raise SweepError(f"--grid {name}={','.join(texts)}: {seen[value]} and {text} are the "
+                         "same value (each trial would run twice)")
+      seen[value] = text
+  seen_arms: dict[tuple, str] = {}
+  for arm, settings in (arms or {}).items():
+    key = tuple(sorted((name, parse(name, text)) for name, text in settings.items()))
+    if key in seen_arms:
+      raise SweepError(f"arms {seen_arms[key]} and {arm} set the same values (each trial "
+                       "would run twice)")
+    seen_arms[key] = arm
 
 
 def dimensions(grid: dict[str, list[str]], arms: dict[str, dict[str, str]] | None = None
@@ -441,6 +468,9 @@ def run_on_ray(trials: Sequence[Trial], base_args: Sequence[str], *, out: str, a
       logging.info("trial %s finished before: skipped", t.name)
   if not todo:
     return []
+  # Tune's own loggers would write its copy of the metrics to Ray's temporary folder and
+  # point TensorBoard there; the runs' own TensorBoard logs are under --out.
+  os.environ.setdefault("TUNE_DISABLE_AUTO_CALLBACK_LOGGERS", "1")
   if address:
     ray.init(address=address, log_to_driver=False)
   else:
@@ -557,19 +587,28 @@ def main(argv):
   f = flags.FLAGS
   if not f.out:
     _fail("--out is required: the folder of the sweep's runs and tables")
+  if os.path.lexists(f.out) and not os.path.isdir(f.out):
+    _fail(f"--out={f.out}: is a file; give a folder (it is made if needed)")
   if f.logdir:
     _fail("--logdir: a sweep puts each trial in --out/<trial>; give --out instead")
+  if not (math.isfinite(f.cpus_per_trial) and f.cpus_per_trial > 0):
+    _fail(f"--cpus_per_trial={f.cpus_per_trial}: must be a number > 0")
+  if not (f.gpus_per_trial == -1 or (math.isfinite(f.gpus_per_trial) and f.gpus_per_trial >= 0)):
+    _fail(f"--gpus_per_trial={f.gpus_per_trial}: must be -1 (automatic) or a number >= 0")
+  if not (math.isfinite(f.poll_s) and f.poll_s > 0):
+    _fail(f"--poll_s={f.poll_s}: must be a number > 0")
+  if f.max_concurrent < 0:
+    _fail(f"--max_concurrent={f.max_concurrent}: must be >= 0 (0: as many as fit)")
   try:
     grid, arms = read_grid_file(f.grid_file) if f.grid_file else ({}, {})
     for name, values in parse_grid(f.grid).items():
       if name in grid:
         raise SweepError(f"--grid {name}=...: {name} is also in --grid_file={f.grid_file}")
       grid[name] = values
+    check_distinct(grid, arms, dads_off.parse_setting)
     trials = expand(grid, f.out, _check, arms)
   except ValueError as err:
     _fail(str(err))
-  if f.cpus_per_trial <= 0:
-    _fail(f"--cpus_per_trial={f.cpus_per_trial}: must be > 0")
   if f.train_from_scratch:
     _fail("--train_from_scratch: not a sweep setting (trials resume; delete OUT/<trial> to "
           "start one over)")
@@ -578,7 +617,12 @@ def main(argv):
   except ImportError:
     _fail(f"sweeps run on Ray Tune, which is not installed: {SWEEP_HINT}")
   base_args = base_arguments(sys.argv[1:])
-  os.makedirs(f.out, exist_ok=True)
+  try:
+    os.makedirs(f.out, exist_ok=True)
+  except OSError as err:
+    _fail(f"--out={f.out}: cannot create it ({err.strerror or err})")
+  print(f"sweep: {len(trials)} trials in {f.out}; to follow them: tensorboard --logdir {f.out}",
+        flush=True)
   try:
     errors = run_on_ray(trials, base_args, out=f.out, address=f.address,
                         cpus_per_trial=f.cpus_per_trial, gpus_per_trial=f.gpus_per_trial,
@@ -611,5 +655,4 @@ def main(argv):
 
 if __name__ == "__main__":
   define_flags()
-  cli.check_flagfiles(sys.argv, "sweep")
-  app.run(main)
+  cli.run(main, "sweep", __doc__)

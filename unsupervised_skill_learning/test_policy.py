@@ -26,7 +26,7 @@ import os
 import sys
 
 import numpy as np
-from absl import app, flags
+from absl import flags
 
 from unsupervised_skill_learning import cli
 
@@ -224,4 +224,4 @@ def main(argv):
 
 if __name__ == "__main__":
   define_flags()
-  app.run(main)
+  cli.run(main, "test_policy", __doc__)

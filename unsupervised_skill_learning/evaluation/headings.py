@@ -106,6 +106,11 @@ def wrap_degrees(angles) -> np.ndarray:
   return np.where(a >= 360.0, 0.0, a)
 
 
+def signed_degrees(angles) -> np.ndarray:
+  """Angles (degrees) -> [-180, 180): how a direction is reported (0 is +x, 90 is +y)."""
+  return wrap_degrees(np.asarray(angles, np.float64) + 180.0) - 180.0
+
+
 def predicted_headings(dynamics, dyn_state, s0, skills, position_positions: Sequence[int],
                        steps: int) -> np.ndarray:
   """Headings [K] (degrees in [0, 360)) of the skill dynamics' predicted displacement
@@ -144,7 +149,8 @@ def heading_coverage(angles, speeds=None, bin_degrees: float = BIN_DEGREES,
     largest_gap_deg:     the largest circular gap between occupied directions (360 with
                          at most one direction);
     largest_gap_from_deg, largest_gap_to_deg: where that gap is (from -> to,
-                         counter-clockwise; `to` may exceed 360 when the gap wraps);
+                         counter-clockwise), each in [-180, 180) (so `to` is below
+                         `from` when the gap crosses 180 degrees);
     num_skills, slow_fraction (0 without speeds), speed_threshold (the speed below
                          which a skill was slow; 0 without speeds), median_speed (None without).
   """
@@ -171,7 +177,8 @@ def heading_coverage(angles, speeds=None, bin_degrees: float = BIN_DEGREES,
   return {"histogram": histogram.tolist(), "bin_degrees": float(bin_degrees),
           "empty_bins": int(np.sum(histogram == 0)),
           "largest_gap_deg": float(gaps[i]),
-          "largest_gap_from_deg": start, "largest_gap_to_deg": start + float(gaps[i]),
+          "largest_gap_from_deg": float(signed_degrees(start)),
+          "largest_gap_to_deg": float(signed_degrees(start + gaps[i])),
           "num_skills": int(len(angles)),
           "slow_fraction": float(1.0 - fast.mean()) if len(angles) else 0.0,
           "speed_threshold": threshold, "median_speed": median}

@@ -24,12 +24,14 @@ from absl import logging
 import envs
 from envs import physics
 from lib import plots
-from lib.atomic import atomic_write_json
+from lib.atomic import atomic_write_json, folder_written_whole, temporary_path
+from lib.run_lock import RunLock
 from unsupervised_skill_learning import seeding
 from unsupervised_skill_learning.config import RunConfig
 from unsupervised_skill_learning.evaluation import headings
 from unsupervised_skill_learning.evaluation import skills as skill_eval
-from unsupervised_skill_learning.evaluation.model_io import TrainedModel, load
+from unsupervised_skill_learning.evaluation.model_io import (EvaluationError, TrainedModel,
+                                                             load_resolved, resolve_run_config)
 from unsupervised_skill_learning.planning import goal_reaching
 
 SKILL_RETURN_EPISODES = 5  # episodes per skill in skill_returns.png
@@ -153,9 +155,36 @@ def evaluate_skill_returns(model: TrainedModel, skills: np.ndarray, out_dir: str
 
 def run(cfg: RunConfig, explicit: frozenset[str] = frozenset()) -> dict:
   """Evaluates the run at cfg.logdir; `explicit`: the settings the user gave (those that
-  contradict the trained run are refused)."""
-  model = load(cfg, explicit)
-  root = os.path.join(model.cfg.run_dir, "eval")
+  contradict the trained run are refused).
+
+  The run is locked meanwhile (lib.run_lock: a training process on it is refused, and
+  cannot start or rotate checkpoints away until the evaluation ends). Everything is
+  written into a fresh folder that replaces <run>/eval only when complete: an
+  evaluation stopped by a kill, SIGTERM or a full disk leaves the previous eval/ as it
+  was, never a mix of two evaluations."""
+  resolved = resolve_run_config(cfg, explicit)
+  with RunLock(resolved.run_dir):
+    model = load_resolved(resolved)
+    root = os.path.join(model.cfg.run_dir, "eval")
+    work = temporary_path(root)
+    try:
+      with folder_written_whole(root, work):
+        summary = _evaluate(model, work)
+    except BaseException as err:
+      logging.warning("evaluation stopped: its unfinished outputs were removed; %s was left "
+                      "as it was", root)
+      if isinstance(err, OSError):  # a full disk: the file, as it would lie in eval/
+        name = str(err.filename or work).replace(work, os.path.abspath(root))
+        raise EvaluationError(f"{name}: {err.strerror or err}; the evaluation was not "
+                              f"finished, and {root} was left as it was") from err
+      raise
+  logging.info("wrote %s", os.path.join(root, "eval_summary.json"))
+  return summary
+
+
+def _evaluate(model: TrainedModel, root: str) -> dict:
+  """Every part of the evaluation of `model`, written under the folder `root`; returns
+  the summary (also root/eval_summary.json)."""
   seed = model.cfg.seed
   rng = np.random.default_rng(seeding.eval_stream(seed, seeding.EVAL_SKILLS))
   logging.info("evaluating %s on %s", model.checkpoint, physics_note(model))
@@ -186,7 +215,5 @@ def run(cfg: RunConfig, explicit: frozenset[str] = frozenset()) -> dict:
     logging.warning("goal reaching skipped: %s", goal_reaching.no_capability(model))
   else:
     summary["goal_reaching"] = goal_reaching.evaluate_goals(model, mpc_dir, seed)
-  out = os.path.join(root, "eval_summary.json")
-  atomic_write_json(out, summary)
-  logging.info("wrote %s", out)
+  atomic_write_json(os.path.join(root, "eval_summary.json"), summary)
   return summary

@@ -7,10 +7,14 @@ Running the same command again resumes exactly from the newest checkpoint.
 What the loop guarantees under faults:
 - a non-finite loss or parameter stops the run (TrainingError naming the epoch and the
   first non-finite metric) before anything is saved from that state;
-- SIGINT / SIGTERM finish the current epoch, save, flush TensorBoard and stop
-  (Stopped); a second Ctrl-C interrupts at once;
+- SIGINT / SIGTERM / SIGHUP (a closed terminal) finish the current epoch, save, flush
+  TensorBoard and stop (Stopped); a second Ctrl-C interrupts at once;
 - TensorBoard is flushed before every checkpoint, and a resumed run purges the points a
-  killed run wrote after its checkpoint, so no step is logged twice;
+  killed run wrote after its checkpoint, so no step is logged twice (a fresh start purges
+  all of them: a run killed before its first checkpoint starts over);
+- a run folder with training logs but no models/ folder (deleted, moved) stops with one
+  line instead of starting over, unless --train_from_scratch=1; models/ is made before
+  the first log is written, so a run killed before its first checkpoint is told apart;
 - a resumed run must have its checkpoint's settings (--override_config allows named
   changes, recorded in config.json);
 - one process per run directory (lib.run_lock).
@@ -40,7 +44,7 @@ from lib.progress import ProgressWriter
 from lib.run_lock import RunLock
 from unsupervised_skill_learning import backends, components, seeding
 from unsupervised_skill_learning.backends.host import make_skill_envs
-from unsupervised_skill_learning.config import ConfigError, RunConfig
+from unsupervised_skill_learning.config import ConfigError, RunConfig, saved_overrides
 from unsupervised_skill_learning.evaluation import headings
 from unsupervised_skill_learning.evaluation import skills as skill_eval
 from unsupervised_skill_learning.training.learner import INTRINSIC_REWARD
@@ -54,7 +58,7 @@ class TrainingError(RuntimeError):
 
 
 class Stopped(Exception):
-  """SIGINT or SIGTERM stopped the run after saving; `signum` is the signal."""
+  """SIGINT, SIGTERM or SIGHUP stopped the run after saving; `signum` is the signal."""
 
   def __init__(self, message: str, signum: int):
     super().__init__(message)
@@ -63,8 +67,8 @@ class Stopped(Exception):
 
 @contextlib.contextmanager
 def stop_requests():
-  """Yields a list that SIGINT / SIGTERM append their signal number to (instead of
-  interrupting), so the loop can finish its epoch and save. A second SIGINT interrupts
+  """Yields a list that SIGINT / SIGTERM / SIGHUP append their signal number to (instead
+  of interrupting), so the loop can finish its epoch and save. A second SIGINT interrupts
   at once. Handlers are restored on exit; outside the main thread nothing is installed."""
   requested: list[int] = []
 
@@ -77,7 +81,8 @@ def stop_requests():
                     signal.Signals(signum).name)
 
   try:
-    previous = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
+    previous = {s: signal.signal(s, handler)
+                for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
   except ValueError:  # not the main thread
     previous = {}
   try:
@@ -225,9 +230,9 @@ class Trainer:
                    "--num_epochs to train on", self.counters.epoch, cfg.train.num_epochs)
       return
     # A resumed run hides what a killed run logged after its checkpoint (whose own epoch
-    # was logged at exactly its env_steps, and stays).
+    # was logged at exactly its env_steps, and stays); a fresh start hides all of it.
     logger = wandb_logger.mirror(Logger(
-        os.path.join(self.dir, TRAIN), purge_step=self.counters.env_steps + 1 if resumed else None))
+        os.path.join(self.dir, TRAIN), purge_step=self.counters.env_steps + 1 if resumed else 0))
     progress = ProgressWriter(os.path.join(self.dir, PROGRESS), resume_epoch=self.counters.epoch)
     if self.counters.epoch == 0:
       logger.text("config", "```\n" + cfg.to_json() + "\n```")
@@ -289,12 +294,28 @@ def write_config(cfg: RunConfig, overrides: list[dict] | None = None) -> None:
 
 
 def _previous_overrides(cfg: RunConfig) -> list[dict]:
+  path = os.path.join(cfg.run_dir, "config.json")
   try:
-    with open(os.path.join(cfg.run_dir, "config.json"), encoding="utf-8") as f:
+    with open(path, encoding="utf-8") as f:
       saved = json.load(f)
-    return list(saved.get("overrides", [])) if isinstance(saved, dict) else []
   except (OSError, ValueError):
     return []
+  return saved_overrides(saved, path)
+
+
+def check_fresh_start(cfg: RunConfig) -> None:
+  """A run folder with no checkpoint to resume from: CheckpointError if it has training
+  logs but no models/ folder (it was deleted or moved: starting over would overwrite the
+  logs), unless --train_from_scratch=1. models/ exists from a run's start, so a run killed
+  before its first checkpoint starts over."""
+  if cfg.train.train_from_scratch or os.path.isdir(os.path.join(cfg.run_dir, MODELS)):
+    return
+  logs = [name for name in (PROGRESS, TRAIN) if os.path.exists(os.path.join(cfg.run_dir, name))]
+  if logs:
+    raise checkpoint.CheckpointError(
+        f"{os.path.join(cfg.run_dir, MODELS)}: missing, but the run has training logs "
+        f"({' and '.join(logs)}), so there is no checkpoint to resume from (was models/ "
+        f"deleted or moved?); put it back, or {checkpoint.FROM_SCRATCH}")
 
 
 def check_resume(cfg: RunConfig, meta: dict, path: str) -> list[dict]:
@@ -322,6 +343,7 @@ def run(cfg: RunConfig) -> Trainer:
   """Trains (or resumes) the run described by cfg; returns the trainer at the end."""
   models = os.path.join(cfg.run_dir, MODELS)
   with RunLock(cfg.run_dir):
+    checkpoint.check_folder(models)  # a file in its place: stop before anything is removed
     if cfg.train.train_from_scratch:
       for name in (MODELS, TRAIN, VIDEOS, EVAL):
         if os.path.isdir(os.path.join(cfg.run_dir, name)):
@@ -332,6 +354,10 @@ def run(cfg: RunConfig) -> Trainer:
     if latest is not None:
       meta, _ = checkpoint.restore_meta(latest)
       overrides = _previous_overrides(cfg) + check_resume(cfg, meta, latest)
+    else:
+      check_fresh_start(cfg)
+    if cfg.train.save_model:
+      os.makedirs(models, exist_ok=True)
     trainer = Trainer(cfg)
     if latest is not None:
       trainer.restore(latest)
