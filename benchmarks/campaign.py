@@ -68,15 +68,11 @@ def reward_rise(progress_csv: str, threshold: float, window: int = 10) -> int | 
 
 
 def goal_set(name: str) -> np.ndarray:
-  """The goals [G, 2] of a named set."""
+  """The goals [G, 2] of a named set (goal_reaching.goal_set, for the Ant)."""
   # pylint: disable=import-outside-toplevel
   import envs
-  from envs.goal import random_goals
-  if name == "paper":
-    return np.asarray(envs.lookup(ENV).default_goals, np.float64)
-  if name == "random30":
-    return random_goals(15.0)
-  raise ValueError(f"--goal_sets: unknown set {name!r} (allowed: paper, random30)")
+  from unsupervised_skill_learning.planning import goal_reaching
+  return goal_reaching.goal_set(name, envs.lookup(ENV).default_goals)
 
 
 def with_eval(model, seed: int, goals: np.ndarray):

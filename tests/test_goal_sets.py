@@ -21,3 +21,22 @@ def test_random_goals_redraw_only_the_near_ones():
   assert np.linalg.norm(many, axis=1).min() >= 5.0
   # Rejection keeps the rest uniform: the mean is near the centre of the square.
   assert np.all(np.abs(many.mean(axis=0)) < 0.6)
+
+
+def test_goal_set_names_the_paper_goals_or_the_random_square():
+  import envs
+  from unsupervised_skill_learning.planning import goal_reaching
+  ant = envs.lookup("Ant-v1").default_goals
+  np.testing.assert_array_equal(goal_reaching.goal_set("paper", ant), np.asarray(ant))
+  np.testing.assert_array_equal(goal_reaching.goal_set("random30", ant), random_goals(15.0))
+
+
+def test_goal_set_flag_is_validated():
+  import pytest
+  from unsupervised_skill_learning.config import EvalConfig
+  from unsupervised_skill_learning.validation import ConfigError
+  assert EvalConfig(goal_set="random30").goal_set == "random30"
+  with pytest.raises(ConfigError, match="goal_set"):
+    EvalConfig(goal_set="random31")
+  with pytest.raises(ConfigError, match="one of --goals and --goal_set"):
+    EvalConfig(goal_set="random30", goals=((1.0, 2.0),))

@@ -22,6 +22,7 @@ import numpy as np
 from absl import logging
 
 import envs
+from envs.goal import GOAL_SETS, random_goals
 from lib import plots, rendering, video
 from lib.atomic import atomic_write
 from unsupervised_skill_learning.evaluation import skills as skill_eval
@@ -186,6 +187,18 @@ def goal_renderer(model, start: np.ndarray, goal: np.ndarray,
                                          markers=[goal_xy], marker_radius=tolerance)
 
 
+def goal_set(name: str, paper_goals) -> np.ndarray:
+  """The goals [G, 2] of --goal_set `name` for an environment whose paper goals are
+  `paper_goals`: those goals, or random_goals in the square of 1.5x their reach (the
+  paper's Figure 7 samples Ant goals from [-15, 15]^2 around goals 10 away)."""
+  paper_goals = np.asarray(paper_goals, np.float64)
+  if name == "paper":
+    return paper_goals
+  if name == "random30":
+    return random_goals(1.5 * float(np.abs(paper_goals).max()), n=30)
+  raise ValueError(f"--goal_set={name}: allowed: {', '.join(GOAL_SETS)}")
+
+
 def evaluate_goals(model: TrainedModel, out_dir: str, seed: int) -> dict:
   """Every goal (--goals, else the environment's list) with the model's controller (MPC or
   zero-shot, by capability) and with random skills."""
@@ -194,7 +207,8 @@ def evaluate_goals(model: TrainedModel, out_dir: str, seed: int) -> dict:
   if entry.goal_env is None:
     raise EvaluationError(f"--environment={cfg.env.environment} has no goal-reaching twin; "
                           "goal reaching is available for Ant-v1 and point_mass")
-  goals = np.asarray(cfg.eval.goals or entry.default_goals, np.float64)
+  goals = np.asarray(cfg.eval.goals or goal_set(cfg.eval.goal_set, entry.default_goals),
+                     np.float64)
   controller = make_controller(model)
   os.makedirs(out_dir, exist_ok=True)
   results = {"planned": [], "random": []}
@@ -223,12 +237,17 @@ def evaluate_goals(model: TrainedModel, out_dir: str, seed: int) -> dict:
                           title=f"{cfg.env.environment}: {title}")
   summary = {mode: {"per_goal": res, **_means(res)} for mode, res in results.items()}
   summary["goal_tolerance"] = entry.goal_tolerance
+  summary["goal_set"] = "goals" if cfg.eval.goals else cfg.eval.goal_set
   summary["controller"] = "mpc" if goal_capability(model) == SKILL_DYNAMICS else "zero_shot"
   return summary
 
 
 def _means(results: list[dict]) -> dict:
-  return {"mean_normalized_reward": float(np.mean([r["normalized_reward"] for r in results])),
+  rewards = [r["normalized_reward"] for r in results]
+  return {"mean_normalized_reward": float(np.mean(rewards)),
+          # Standard error over goals: the spread a different draw of goals would show.
+          "se_normalized_reward": (float(np.std(rewards, ddof=1) / np.sqrt(len(rewards)))
+                                   if len(rewards) > 1 else 0.0),
           "mean_final_distance": float(np.mean([r["final_distance"] for r in results])),
           "goals_reached": int(sum(r["first_step_within"] >= 0 for r in results)),
           "goals_within_0.3_initial": int(sum(r["final_distance"] < 0.3 * r["initial_distance"]
