@@ -18,6 +18,7 @@ from unsupervised_skill_learning.objectives import OBJECTIVES, ObjectiveContext
 from unsupervised_skill_learning.objectives.base import GOAL_LATENT
 from unsupervised_skill_learning.objectives.metra import METRA, METRAConfig
 from lib.tb_scalars import read_scalars
+from lib.video import read_mp4
 from unsupervised_skill_learning.validation import ConfigError
 from testkit import ROOT, run_module, state_transitions
 
@@ -217,3 +218,12 @@ def test_resumed_run_continues_bit_for_bit(trained, tmp_path):
   assert compared > 40
   last = f"ckpt-{EPOCHS:06d}/state.msgpack"
   assert (models / last).read_bytes() == (trained / "point_mass" / "models" / last).read_bytes()
+
+
+def test_test_policy_runs_a_direction_and_films_it(trained, tmp_path):
+  out = run_module("test_policy", f"--logdir={trained}", "--skill=0,-3", "--episodes=1",
+                   "--max_env_steps=10", "--deterministic", f"--video={tmp_path}")
+  assert out.returncode == 0, out.stderr[-3000:]
+  # The direction given is normalised to unit length; 10 steps and the reset filmed.
+  assert out.stdout.startswith("skill=0 z=0,-1 episode=0 "), out.stdout
+  assert read_mp4(str(tmp_path / "skill_0_episode_0.mp4")).shape[0] == 11
