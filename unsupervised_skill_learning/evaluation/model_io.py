@@ -47,6 +47,10 @@ class EvaluationError(RuntimeError):
   """This logdir cannot be evaluated; the message says why and what to do."""
 
 
+class UnreadableConfig(EvaluationError):
+  """A run's config.json is not a valid run configuration (names the file)."""
+
+
 def resolve_run_config(cfg: RunConfig, explicit: frozenset[str] = frozenset()) -> RunConfig:
   """The trained run's saved configuration, with this invocation's evaluation, video and
   seed settings. `explicit` names the settings the user gave: one that contradicts the
@@ -68,7 +72,7 @@ def resolve_run_config(cfg: RunConfig, explicit: frozenset[str] = frozenset()) -
   saved = _read_json_config(path)
   try:
     return _resolve(cfg, explicit, path, saved)
-  except ConfigError as err:
+  except (ConfigError, UnreadableConfig):
     # config.json, or this invocation's settings against it, are not valid (say
     # --primitive_horizon against its --max_env_steps): first make sure config.json is
     # the checkpoint's own, so that a hand-edited config.json is named as such.
@@ -76,8 +80,6 @@ def resolve_run_config(cfg: RunConfig, explicit: frozenset[str] = frozenset()) -
         os.path.join(folder, MODELS))
     if newest is not None:
       _checked_against(path, saved, newest)
-    if str(err).startswith(path):
-      raise EvaluationError(str(err)) from None
     raise
 
 
@@ -87,7 +89,7 @@ def _resolve(cfg: RunConfig, explicit: frozenset[str], path: str, saved) -> RunC
     trained = RunConfig.from_dict({**saved, "logdir": cfg.logdir} if isinstance(saved, dict)
                                   else saved)
   except (ValueError, TypeError) as err:
-    raise ConfigError(f"{path}: not a readable run configuration ({err})") from None
+    raise UnreadableConfig(f"{path}: not a readable run configuration ({err})") from None
   if os.path.normpath(trained.run_dir) != os.path.normpath(folder):
     raise EvaluationError(f"{path}: says --environment={trained.env.environment}, but lies in "
                           f"{folder}; a run's config.json lies in <logdir>/<its environment>")
@@ -118,7 +120,7 @@ def _read_json_config(path: str):
     with open(path, encoding="utf-8") as f:
       return json.load(f)
   except (OSError, ValueError) as err:
-    raise EvaluationError(f"{path}: not a readable run configuration ({err})") from None
+    raise UnreadableConfig(f"{path}: not a readable run configuration ({err})") from None
 
 
 def _checked_against(config_path: str, saved, path: str):
@@ -136,8 +138,8 @@ def _checked_against(config_path: str, saved, path: str):
     raise checkpoint.CheckpointError(f"{os.path.join(path, checkpoint.META)}: unreadable "
                                      f"settings ({err})") from None
   if not isinstance(saved, dict):
-    raise EvaluationError(f"{config_path}: not a readable run configuration (a JSON "
-                          f"{type(saved).__name__}, expected an object)")
+    raise UnreadableConfig(f"{config_path}: not a readable run configuration (a JSON "
+                           f"{type(saved).__name__}, expected an object)")
   try:
     later = {r["setting"] for r in saved_overrides(saved, config_path)
              if r["epoch"] > meta["epoch"]}
@@ -192,7 +194,7 @@ def load(cfg: RunConfig, explicit: frozenset[str] = frozenset(), *,
 def load_resolved(cfg: RunConfig, *, choose: Callable[[str], str] | None = None
                   ) -> TrainedModel:
   """load, for a configuration resolve_run_config returned; the model is evaluated with
-  the settings its checkpoint carries (see checkpoint_settings)."""
+  the settings its checkpoint carries (see _carried_settings)."""
   models = os.path.join(cfg.run_dir, MODELS)
   path = choose(models) if choose is not None else checkpoint.latest_valid_checkpoint(models)
   if path is not None:
