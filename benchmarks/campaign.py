@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import csv
 import dataclasses
-import io
 import json
 import os
 import shutil
@@ -33,21 +32,11 @@ import numpy as np
 from absl import app, flags
 
 from lib import plots
-from lib.atomic import atomic_write
+from lib.atomic import atomic_write, atomic_write_csv
+from unsupervised_skill_learning import cli
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
-flags.DEFINE_string("campaign", "../campaign", "Folder of the runs: <campaign>/<arm>/s<seed>.")
-flags.DEFINE_string("arms", "baseline,sphere,metra", "Arms to evaluate, comma-separated.")
-flags.DEFINE_string("seeds", "0", "Training seeds, comma-separated.")
-flags.DEFINE_string("epochs", "1000", "Checkpoint epochs to evaluate (the last gets coverage "
-                    "and headings too), comma-separated; 1000 epochs = 502k env steps.")
-flags.DEFINE_string("eval_seeds", "0,1,2,3,4", "Evaluation seeds of goal reaching.")
-flags.DEFINE_string("goal_sets", "paper,random30", "Goal sets: paper (the 6 goals) and/or "
-                    "random30.")
-flags.DEFINE_float("rise_threshold", 0.2, "Intrinsic reward (10-epoch mean) that counts as "
-                   "risen.")
-flags.DEFINE_string("out", "docs/experiments", "Where the tables, figures and per-run files go.")
 FLAGS = flags.FLAGS
 
 ENV = "Ant-v1"
@@ -125,14 +114,6 @@ def mean_se(values) -> tuple[float, float]:
   return float(v.mean()), float(v.std(ddof=1) / np.sqrt(len(v))) if len(v) > 1 else 0.0
 
 
-def write_csv(path: str, rows: list[dict]) -> None:
-  buf = io.StringIO()
-  writer = csv.DictWriter(buf, fieldnames=list(rows[0]), lineterminator="\n")
-  writer.writeheader()
-  writer.writerows(rows)
-  atomic_write(path, buf.getvalue())
-
-
 def run_summary(goal_rows: list[dict], epoch_steps: dict[int, int]) -> dict:
   """Per epoch and goal set: mean ± SE of the normalized reward over goals x eval seeds,
   and per eval seed the goals ending below 0.3x their initial distance."""
@@ -166,7 +147,10 @@ def main(argv):
   eval_seeds = [int(s) for s in FLAGS.eval_seeds.split(",") if s]
   sets = [s for s in FLAGS.goal_sets.split(",") if s]
   for name in sets:
-    goal_set(name)  # a bad name fails before any work
+    try:
+      goal_set(name)  # a bad name fails before any work
+    except ValueError as err:
+      cli.fail("campaign", f"--goal_sets: {err}")
   out = os.path.join(ROOT, FLAGS.out)
   results, panels = {}, {}
   for arm in arms:
@@ -189,7 +173,7 @@ def main(argv):
           skills, pos = skills_report(model, scratch)
           if seed == seeds[0]:
             panels[arm] = pos
-      write_csv(os.path.join(run_out, "goals.csv"), goal_rows)
+      atomic_write_csv(os.path.join(run_out, "goals.csv"), goal_rows)
       summary = {"arm": arm, "seed": seed, "rise_threshold": FLAGS.rise_threshold,
                  "reward_rise_env_steps": reward_rise(progress, FLAGS.rise_threshold),
                  "goal_reaching": run_summary(goal_rows, epoch_steps), **(skills or {})}
@@ -245,5 +229,23 @@ def write_figures(out: str, results: dict, panels: dict, arms, seeds, epochs) ->
                    title="Ant x-y goal reaching against training (0 is perfect; band: "
                          "±1 std over training seeds)")
 
+
+def define_flags() -> None:
+  """The command line's flags (defined only when run as a program, so importing this
+  module for its functions adds no flags)."""
+  flags.DEFINE_string("campaign", "../campaign", "Folder of the runs: <campaign>/<arm>/s<seed>.")
+  flags.DEFINE_string("arms", "baseline,sphere,metra", "Arms to evaluate, comma-separated.")
+  flags.DEFINE_string("seeds", "0", "Training seeds, comma-separated.")
+  flags.DEFINE_string("epochs", "1000", "Checkpoint epochs to evaluate (the last gets coverage "
+                      "and headings too), comma-separated; 1000 epochs = 502k env steps.")
+  flags.DEFINE_string("eval_seeds", "0,1,2,3,4", "Evaluation seeds of goal reaching.")
+  flags.DEFINE_string("goal_sets", "paper,random30", "Goal sets: paper (the 6 goals) and/or "
+                      "random30.")
+  flags.DEFINE_float("rise_threshold", 0.2, "Intrinsic reward (10-epoch mean) that counts as "
+                     "risen.")
+  flags.DEFINE_string("out", "docs/experiments", "Where the tables, figures and per-run files go.")
+
+
 if __name__ == "__main__":
+  define_flags()
   app.run(main)

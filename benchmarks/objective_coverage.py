@@ -17,9 +17,7 @@ docs/img/objective_coverage.png (the paths of eval seed 0, a panel per policy).
 
 from __future__ import annotations
 
-import csv
 import dataclasses
-import io
 import os
 import subprocess
 import sys
@@ -28,7 +26,7 @@ import numpy as np
 from absl import app, flags
 
 from lib import plots
-from lib.atomic import atomic_write
+from lib.atomic import atomic_write_csv
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 LABELS = {"dads": "DADS", "diayn": "DIAYN", "rnd": "RND", "untrained": "untrained"}
@@ -100,11 +98,7 @@ def main(argv):
       print(f"{LABELS.get(name, name):10s} {env_steps if name != 'untrained' else 0:>8d} steps: "
             f"{np.mean(cells):.0f} ± {np.std(cells):.0f} cells over eval seeds "
             f"{FLAGS.eval_seeds}", flush=True)
-  buf = io.StringIO()
-  writer = csv.DictWriter(buf, fieldnames=list(rows[0]), lineterminator="\n")
-  writer.writeheader()
-  writer.writerows(rows)
-  atomic_write(os.path.join(ROOT, FLAGS.out_csv), buf.getvalue())
+  atomic_write_csv(os.path.join(ROOT, FLAGS.out_csv), rows)
   order = [o for o in ("untrained", *objectives) if o in panels]
   titled = {}
   for name in order:

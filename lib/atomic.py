@@ -22,7 +22,9 @@ An OSError from a write names the file it was writing (a full disk says which fi
 from __future__ import annotations
 
 import contextlib
+import csv
 import errno
+import io
 import json
 import os
 import re
@@ -118,6 +120,15 @@ def atomic_write_json(path: str, obj: Any, **dump_kwargs: Any) -> str:
   """json.dumps(obj, **dump_kwargs) written to `path` atomically. The object is
   serialized before anything is written, so an unserializable one leaves no trace."""
   return atomic_write(path, json.dumps(obj, **dump_kwargs))
+
+
+def atomic_write_csv(path: str, rows: list[dict]) -> str:
+  """rows (at least one; the first one's keys are the header) as CSV, written atomically."""
+  buf = io.StringIO()
+  writer = csv.DictWriter(buf, fieldnames=list(rows[0]), lineterminator="\n")
+  writer.writeheader()
+  writer.writerows(rows)
+  return atomic_write(path, buf.getvalue())
 
 
 def remove_path(path: str) -> None:

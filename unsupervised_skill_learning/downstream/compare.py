@@ -18,8 +18,6 @@ groups them by task and method; the seeds of a group are its runs. Writes:
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import os
 import sys
@@ -28,7 +26,7 @@ from collections.abc import Sequence
 import numpy as np
 from absl import app, flags
 
-from lib.atomic import atomic_write
+from lib.atomic import atomic_write_csv
 from lib.progress import ENV_STEPS, read_progress
 from unsupervised_skill_learning import cli
 from unsupervised_skill_learning.downstream.config import METHODS, TRAINED
@@ -162,15 +160,6 @@ def table(groups: dict) -> list[dict]:
   return rows
 
 
-def write_csv(path: str, rows: list[dict]) -> str:
-  buf = io.StringIO()
-  writer = csv.DictWriter(buf, fieldnames=list(rows[0]), lineterminator="\n")
-  writer.writeheader()
-  writer.writerows(rows)
-  atomic_write(path, buf.getvalue())
-  return path
-
-
 def markdown(rows: list[dict]) -> str:
   """The table as markdown, for the docs."""
   lines = ["| task | method | seeds | env steps | test return (mean ± std over seeds) | "
@@ -192,7 +181,7 @@ def compare(paths: Sequence[str], out: str) -> tuple[list[str], list[dict]]:
   os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
   rows = table(groups)
   written = [plot_task(f"{out}_{task}.png", task, methods) for task, methods in groups.items()]
-  return written + [write_csv(f"{out}.csv", rows)], rows
+  return written + [atomic_write_csv(f"{out}.csv", rows)], rows
 
 
 def main(argv):
