@@ -33,3 +33,19 @@ def state_transitions(obs, skill, next_obs) -> Transition:
                     next_obs=next_obs, reward=jnp.zeros(n, jnp.float32),
                     terminated=jnp.zeros(n, bool), truncated=jnp.zeros(n, bool),
                     behaviour_logp=jnp.zeros(n, jnp.float32))
+
+
+def assert_scalars_match_after(a: dict, b: dict, epoch: int) -> int:
+  """Every scalar of run `a` logged after `epoch` (by a's 'epoch' tag) is exactly b's
+  (the wall-clock perf/ tags excepted); {tag: {step: value}} as tb_scalars reads them.
+  Returns how many values were compared. Exact equality: both runs are made on the same
+  machine."""
+  compared = 0
+  for tag, by_step in a.items():
+    if tag.startswith("perf/"):
+      continue  # wall-clock speeds differ
+    for step, value in by_step.items():
+      if a["epoch"].get(step, 0) > epoch:
+        assert b[tag][step] == value, (tag, step, value, b[tag][step])
+        compared += 1
+  return compared
