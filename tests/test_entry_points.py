@@ -55,3 +55,21 @@ def test_random_skill_demo_writes_playable_videos_and_plot(tmp_path):
     assert frames.std() > 5  # a real picture, not a blank buffer
   png = (tmp_path / "traj_plot.png").read_bytes()
   assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 5000
+
+
+def test_a_stop_inside_an_extensions_import_is_the_stop():
+  """A SIGTERM that lands while jaxlib's C extension initialises reaches Python as
+  "ImportError: Encountered an error while initializing the extension", caused by the
+  handler's SystemExit: it stops with the signal's status, no traceback. Any other
+  ImportError is left as it is."""
+  from unsupervised_skill_learning import cli  # pylint: disable=import-outside-toplevel
+  with pytest.raises(SystemExit) as stopped:
+    with cli.stops_survive_imports():
+      try:
+        raise SystemExit(143)
+      except SystemExit as stop:
+        raise ImportError("Encountered an error while initializing the extension.") from stop
+  assert stopped.value.code == 143 and stopped.value.__cause__ is None
+  with pytest.raises(ImportError, match="no module named nope"):
+    with cli.stops_survive_imports():
+      raise ImportError("no module named nope")

@@ -5,11 +5,12 @@ work, and stopping on SIGTERM / SIGHUP with one line."""
 from __future__ import annotations
 
 import atexit
+import contextlib
 import logging
 import os
 import signal
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import NoReturn
 
 from absl import app, flags
@@ -84,6 +85,32 @@ def stop_on_signals(program: str) -> None:
     signal.signal(signum, handler)
 
 
+def requested_stop(error: BaseException) -> SystemExit | None:
+  """The SystemExit of a stop request somewhere in `error`'s chain of causes, if any."""
+  seen: set[int] = set()
+  while error is not None and id(error) not in seen:
+    if isinstance(error, SystemExit):
+      return error
+    seen.add(id(error))
+    error = error.__cause__ or error.__context__
+  return None
+
+
+@contextlib.contextmanager
+def stops_survive_imports() -> Iterator[None]:
+  """A stop request (stop_on_signals' SystemExit) that lands while a C extension
+  initialises (jaxlib, mujoco) reaches Python as that extension's ImportError, with the
+  SystemExit as its cause; here it becomes the stop again (its line is already printed,
+  its exit status kept) instead of an import traceback."""
+  try:
+    yield
+  except ImportError as error:
+    stop = requested_stop(error)
+    if stop is None:
+      raise
+    raise SystemExit(stop.code) from None
+
+
 def run(main: Callable[[list[str]], None], program: str, description: str, *,
         stop_signals: bool = False) -> None:
   """Starts an entry point: --help (and -h, --helpfull) prints `description` and the
@@ -97,4 +124,9 @@ def run(main: Callable[[list[str]], None], program: str, description: str, *,
   if stop_signals:
     stop_on_signals(program)
   quiet_third_party_logs()
-  app.run(main)
+
+  def main_stopping_in_imports(argv: list[str]) -> None:
+    with stops_survive_imports():  # main's own lazy imports
+      main(argv)
+
+  app.run(main_stopping_in_imports)

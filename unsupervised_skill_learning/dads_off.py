@@ -33,7 +33,8 @@ if __name__ == "__main__":
 # pylint: disable=wrong-import-position
 from absl import flags, logging
 
-from unsupervised_skill_learning.objectives import OBJECTIVES
+with cli.stops_survive_imports():
+  from unsupervised_skill_learning.objectives import OBJECTIVES
 
 _F = flags
 
