@@ -13,6 +13,10 @@ controller the objective declares (MPC over the skill dynamics, or METRA's zero-
   the heading histogram of the rolled-out skills (largest gap), at evaluation seed 0;
 - from progress.csv: the env steps at which the intrinsic reward, averaged over 10
   epochs, first exceeds --rise_threshold.
+Episodes already in a run's goals.csv (same epoch, goal set and evaluation seed) are not
+run again, and neither is the coverage of the same last epoch: a stopped evaluation
+resumes, and arms evaluated by separate processes (one per core) are tabulated together
+by a last call with all of them.
 It writes <out>/<arm>/s<seed>/ (progress.csv, summary.json, the per-goal CSV), the
 table <out>/campaign_table.md (mean ± standard error over goals x evaluation seeds, and
 over training seeds where there are several), <out>/campaign_paths.png (the coverage
@@ -32,7 +36,7 @@ import numpy as np
 from absl import app, flags
 
 from lib import plots
-from lib.atomic import atomic_write, atomic_write_csv
+from lib.atomic import atomic_write, atomic_write_csv, atomic_write_with
 from unsupervised_skill_learning import cli
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -109,6 +113,39 @@ def skills_report(model, scratch: str) -> tuple[dict, np.ndarray]:
   return {"coverage": coverage, "headings": headings}, pos
 
 
+GOAL_COLUMNS = {"epoch": int, "env_steps": int, "goal_set": str, "eval_seed": int,
+                "goal_x": float, "goal_y": float, "normalized_reward": float,
+                "final_distance": float, "initial_distance": float, "controller": str}
+
+
+def read_goal_rows(path: str) -> list[dict]:
+  """The rows of a run's goals.csv written before (typed as GOAL_COLUMNS), or []: the
+  (epoch, goal set, evaluation seed) episodes already there are not run again."""
+  if not os.path.exists(path):
+    return []
+  with open(path, newline="") as f:
+    return [{k: GOAL_COLUMNS[k](v) for k, v in r.items()} for r in csv.DictReader(f)]
+
+
+def cached_skills_report(old_summary: dict, epoch: int, scratch: str,
+                         load) -> tuple[dict, np.ndarray]:
+  """skills_report of the checkpoint at `epoch`, reused from the run's previous summary
+  and the paths saved beside its evaluation when both are of that epoch; `load()` gives
+  the model otherwise."""
+  paths = os.path.join(scratch, f"coverage_paths_{epoch}.npy")
+  if old_summary.get("skills_epoch") == epoch and os.path.exists(paths):
+    return {k: old_summary[k] for k in ("coverage", "headings")}, np.load(paths)
+  skills, pos = skills_report(load(), scratch)
+  os.makedirs(scratch, exist_ok=True)
+
+  def save(tmp: str) -> None:
+    with open(tmp, "wb") as f:  # a file object: np.save would add .npy to the name
+      np.save(f, pos)
+
+  atomic_write_with(paths, save)
+  return skills, pos
+
+
 def mean_se(values) -> tuple[float, float]:
   v = np.asarray(values, np.float64)
   return float(v.mean()), float(v.std(ddof=1) / np.sqrt(len(v))) if len(v) > 1 else 0.0
@@ -160,24 +197,32 @@ def main(argv):
       os.makedirs(run_out, exist_ok=True)
       progress = os.path.join(logdir, ENV, "progress.csv")
       shutil.copyfile(progress, os.path.join(run_out, "progress.csv"))
-      goal_rows, epoch_steps, skills = [], {}, None
+      goals_csv, summary_json = (os.path.join(run_out, n) for n in ("goals.csv", "summary.json"))
+      goal_rows, epoch_steps = read_goal_rows(goals_csv), {}
+      old = json.load(open(summary_json)) if os.path.exists(summary_json) else {}
       scratch = os.path.join(logdir, "campaign_eval")
       for epoch in epochs:
         model = load_model(logdir, which=str(epoch), seed=seed)
         meta, _ = checkpoint.restore_meta(model.checkpoint)
         epoch_steps[epoch] = int(meta["env_steps"])
-        for row in evaluate_checkpoint(model, scratch, eval_seeds, sets):
-          goal_rows.append({"epoch": epoch, "env_steps": epoch_steps[epoch], **row})
+        done = {(r["goal_set"], r["eval_seed"]) for r in goal_rows if r["epoch"] == epoch}
+        for name in sets:
+          todo = [s for s in eval_seeds if (name, s) not in done]
+          for row in evaluate_checkpoint(model, scratch, todo, [name]) if todo else []:
+            goal_rows.append({"epoch": epoch, "env_steps": epoch_steps[epoch], **row})
+          atomic_write_csv(goals_csv, goal_rows)  # a stopped evaluation keeps what it did
         print(f"{arm} s{seed} epoch {epoch}: evaluated", flush=True)
-        if epoch == epochs[-1]:
-          skills, pos = skills_report(model, scratch)
-          if seed == seeds[0]:
-            panels[arm] = pos
-      atomic_write_csv(os.path.join(run_out, "goals.csv"), goal_rows)
+      skills, pos = cached_skills_report(old, epochs[-1], scratch, lambda: load_model(
+          logdir, which=str(epochs[-1]), seed=seed))
+      if seed == seeds[0]:
+        panels[arm] = pos
+      wanted = [r for r in goal_rows if r["epoch"] in epoch_steps and r["goal_set"] in sets
+                and r["eval_seed"] in eval_seeds]
       summary = {"arm": arm, "seed": seed, "rise_threshold": FLAGS.rise_threshold,
                  "reward_rise_env_steps": reward_rise(progress, FLAGS.rise_threshold),
-                 "goal_reaching": run_summary(goal_rows, epoch_steps), **(skills or {})}
-      atomic_write(os.path.join(run_out, "summary.json"), json.dumps(summary, indent=1))
+                 "goal_reaching": run_summary(wanted, epoch_steps), "skills_epoch": epochs[-1],
+                 **skills}
+      atomic_write(summary_json, json.dumps(summary, indent=1))
       results[(arm, seed)] = summary
   write_table(out, results, arms, seeds, epochs[-1], sets)
   write_figures(out, results, panels, arms, seeds, epochs)

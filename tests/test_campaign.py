@@ -28,3 +28,16 @@ def test_run_summary_gives_mean_and_standard_error_over_goals_and_seeds():
   assert np.isclose(paper["se"], np.std([-0.2, -0.6, -0.4, -0.8], ddof=1) / 2)
   assert paper["below_0.3_per_seed"] == [1, 1]
   assert np.allclose(paper["seed_means"], [-0.4, -0.6])
+
+
+def test_goal_rows_read_back_typed_so_evaluated_episodes_are_skipped(tmp_path):
+  """goals.csv round-trips into the typed rows main() compares with (epoch, goal set,
+  evaluation seed), so a rerun evaluates only what is missing."""
+  from lib.atomic import atomic_write_csv  # pylint: disable=import-outside-toplevel
+  row = {"epoch": 1000, "env_steps": 502000, "goal_set": "paper", "eval_seed": 3,
+         "goal_x": -15.0, "goal_y": 15.0, "normalized_reward": -0.25, "final_distance": 5.5,
+         "initial_distance": 21.2, "controller": "mpc"}
+  path = str(tmp_path / "goals.csv")
+  atomic_write_csv(path, [row])
+  assert campaign.read_goal_rows(path) == [row]
+  assert campaign.read_goal_rows(str(tmp_path / "none.csv")) == []
