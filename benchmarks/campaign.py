@@ -239,7 +239,7 @@ def write_table(out: str, results: dict, arms, seeds, epoch: int, sets) -> None:
   lines = ["| arm | seed | env steps | " + " | ".join(
       f"{s}: normalized reward (mean ± SE)" for s in sets) +
       " | paper goals below 0.3x (per eval seed) | cells visited | largest heading gap | "
-      "reward rise (env steps) |", "|" + " --- |" * (7 + len(sets) - 1)]
+      "reward rise (env steps) |", "|" + " --- |" * (7 + len(sets))]
   for arm in arms:
     for seed in seeds:
       s = results[(arm, seed)]

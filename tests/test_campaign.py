@@ -41,3 +41,16 @@ def test_goal_rows_read_back_typed_so_evaluated_episodes_are_skipped(tmp_path):
   atomic_write_csv(path, [row])
   assert campaign.read_goal_rows(path) == [row]
   assert campaign.read_goal_rows(str(tmp_path / "none.csv")) == []
+
+
+def test_table_rows_have_as_many_cells_as_the_header(tmp_path):
+  goal = {"mean": -0.5, "se": 0.01, "below_0.3_per_seed": [4, 3]}
+  summary = {"goal_reaching": {"1000": {"env_steps": 502000, "paper": goal, "random30": goal}},
+             "coverage": {"cells_visited": 272}, "reward_rise_env_steps": 280500,
+             "headings": {"actual": {"largest_gap_deg": 105.2}}}
+  campaign.write_table(str(tmp_path), {("sphere", 0): summary}, ["sphere"], [0], 1000,
+                       ["paper", "random30"])
+  lines = (tmp_path / "campaign_table.md").read_text().splitlines()
+  assert len({line.count("|") for line in lines}) == 1, lines
+  assert lines[2] == ("| sphere | 0 | 502,000 | -0.500 ± 0.010 | -0.500 ± 0.010 | 4/3 | 272 | "
+                      "105° | 280,500 |")
