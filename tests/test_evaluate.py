@@ -1,14 +1,16 @@
 """--run_eval=1 end to end on a tiny trained logdir, and its error paths."""
 
 import json
+import os
 
 import numpy as np
 import pytest
 
 from lib.skill_prior import SkillPrior
+from unsupervised_skill_learning import dads_off
 from unsupervised_skill_learning.evaluation import skills as skill_eval
 from unsupervised_skill_learning.planning import goal_reaching
-from testkit import TINY, run_module
+from testkit import TINY, main_in_process, run_module
 
 EVAL_FLAGS = ("--num_candidate_sequences=8", "--refine_steps=2", "--primitive_horizon=5",
               "--goals=0.5,0.5;-0.5,0.2")
@@ -20,13 +22,21 @@ def drive(*args):
 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
+  """A tiny run trained and evaluated in one invocation, that evaluation then moved out of
+  the run to a folder of its own (test_train_then_eval_in_one_invocation checks it), so
+  that an evaluation of the trained logdir starts, as ever, without an eval/:
+  (logdir, the first evaluation's folder)."""
   logdir = tmp_path_factory.mktemp("run")
-  out = drive(f"--logdir={logdir}", "--num_epochs=2", "--num_evals=0")
+  out = drive(f"--logdir={logdir}", "--num_epochs=2", "--num_evals=0", "--run_eval=1",
+              "--record_eval_videos=0", *EVAL_FLAGS)
   assert out.returncode == 0, out.stderr[-3000:]
-  return logdir
+  first_eval = tmp_path_factory.mktemp("first") / "eval"
+  os.rename(logdir / "point_mass" / "eval", first_eval)
+  return logdir, first_eval
 
 
 def test_eval_on_trained_logdir_writes_report(trained):
+  trained, _ = trained
   out = drive(f"--logdir={trained}", "--run_train=0", "--run_eval=1", *EVAL_FLAGS)
   assert out.returncode == 0, out.stderr[-3000:]
   mpc = trained / "point_mass" / "eval" / "mpc_eval"
@@ -56,25 +66,27 @@ def test_eval_on_trained_logdir_writes_report(trained):
   assert summary["skills"]["coverage_trained"]["mean_episode_length"] == 20
 
 
-def test_train_then_eval_in_one_invocation(tmp_path):
-  out = drive(f"--logdir={tmp_path}", "--num_epochs=1", "--num_evals=0", "--run_eval=1",
-              "--record_eval_videos=0", *EVAL_FLAGS)
-  assert out.returncode == 0, out.stderr[-3000:]
-  assert (tmp_path / "point_mass/eval/mpc_eval/eval_data.txt").exists()
+def test_train_then_eval_in_one_invocation(trained):
+  _, first_eval = trained  # --run_eval=1 with training, without --run_train=0
+  assert (first_eval / "mpc_eval" / "eval_data.txt").exists()
 
 
-def test_logdir_without_model_is_a_clear_error(tmp_path):
-  out = drive(f"--logdir={tmp_path}", "--run_train=0", "--run_eval=1")
-  assert out.returncode != 0
-  assert "no trained run to evaluate" in out.stderr and "Traceback" not in out.stderr
+def test_logdir_without_model_is_a_clear_error(tmp_path, capsys):
+  code, err = main_in_process(dads_off.main, ["dads_off", f"--flagfile={TINY}",
+                                              f"--logdir={tmp_path}", "--run_train=0",
+                                              "--run_eval=1"], capsys)
+  assert code == 2
+  assert "no trained run to evaluate" in err and "Traceback" not in err
 
 
-def test_run_without_checkpoint_is_a_clear_error(tmp_path):
+def test_run_without_checkpoint_is_a_clear_error(tmp_path, capsys):
   out = drive(f"--logdir={tmp_path}", "--num_epochs=1", "--num_evals=0", "--save_model=")
   assert out.returncode == 0, out.stderr[-3000:]
-  out = drive(f"--logdir={tmp_path}", "--run_train=0", "--run_eval=1")
-  assert out.returncode != 0
-  assert "no trained model" in out.stderr and "Traceback" not in out.stderr
+  code, err = main_in_process(dads_off.main, ["dads_off", f"--flagfile={TINY}",
+                                              f"--logdir={tmp_path}", "--run_train=0",
+                                              "--run_eval=1"], capsys)
+  assert code == 2
+  assert "no trained model" in err and "Traceback" not in err
 
 
 def test_goal_metrics_follow_the_paper():

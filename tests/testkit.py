@@ -6,6 +6,8 @@ import subprocess
 import sys
 
 import jax.numpy as jnp
+import pytest
+from absl import flags
 
 from lib.transition import Transition
 
@@ -49,3 +51,17 @@ def assert_scalars_match_after(a: dict, b: dict, epoch: int) -> int:
         assert b[tag][step] == value, (tag, step, value, b[tag][step])
         compared += 1
   return compared
+
+
+def main_in_process(main, argv: list[str], capsys) -> tuple:
+  """An entry point's main(argv) run in this process, as `python -m` runs it once absl
+  has parsed argv into flags.FLAGS (unparsed again after): (the exit code of the
+  SystemExit it must end with, its stderr as captured by pytest's capsys). Saves a
+  process start for checks of main's own errors."""
+  try:
+    flags.FLAGS(argv)
+    with pytest.raises(SystemExit) as exit_info:
+      main([argv[0]])
+  finally:
+    flags.FLAGS.unparse_flags()
+  return exit_info.value.code, capsys.readouterr().err
