@@ -40,8 +40,9 @@ def _fit(cfg, noise, steps, with_state=False, seed=0):
 def test_fits_linear_skill_effect_and_predicts_next_state(graph_type):
   cfg = SkillDynamicsConfig(output_dim=2, skill_dim=2, input_positions=(), hidden=(64, 64),
                             graph_type=graph_type, lr=1e-3)
-  dyn, state, first, last = _fit(cfg, 0.05, 800)
-  # Unit-variance components over the normalized delta: the NLL floor is about 1.84.
+  dyn, state, first, last = _fit(cfg, 0.05, 500)
+  # Unit-variance components over the normalized delta: the NLL floor is about 1.84
+  # (1.85 after 500 steps; the predictions are within 0.015 there, 0.013 after 800).
   assert last < 2.0 < first
   s = np.array([[0.3, -0.2], [1.0, 1.0], [0.0, 0.0]], np.float32)
   z = np.array([[1, 0], [0, 1], [-0.5, 0.5]], np.float32)
@@ -70,8 +71,9 @@ def test_conditions_on_state_inputs_when_given():
                               lr=1e-3)
   seeing = SkillDynamicsConfig(output_dim=3, skill_dim=2, input_positions=(2,), hidden=(64, 64),
                                lr=1e-3)
-  *_, blind_loss = _fit(blind, 0.05, 600, with_state=True)
-  *_, seeing_loss = _fit(seeing, 0.05, 600, with_state=True)
+  # 400 steps: 2.95 against 2.76 (a gap of 0.19, 0.18 after 600 steps).
+  *_, blind_loss = _fit(blind, 0.05, 400, with_state=True)
+  *_, seeing_loss = _fit(seeing, 0.05, 400, with_state=True)
   assert seeing_loss < blind_loss - 0.1
 
 
