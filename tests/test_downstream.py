@@ -352,14 +352,16 @@ WANDB_ENV = {**os.environ, "WANDB_MODE": "offline", "WANDB_SILENT": "true"}
 
 def test_wandb_offline_gets_the_scalars_config_and_videos(tmp_path):
   """--wandb_project on both entry points, offline: the same scalars at the same env
-  steps as TensorBoard, the run's config, and the videos."""
+  steps as TensorBoard, the run's config, and the videos (the downstream episode
+  shortened to STEPS env steps: what is logged does not depend on its length)."""
   commands = {
       "dads_off": module_command("dads_off", f"--flagfile={TINY}", f"--logdir={tmp_path}/dads",
                                  "--num_epochs=2", "--record_freq=2", "--wandb_project=tests"),
       "downstream": module_command("downstream", f"--skills={ROOT}/pretrained/ant_xy",
                                    "--task=ant_goal", "--method=random_skills",
                                    "--eval_episodes=1", "--record_freq=1",
-                                   f"--logdir={tmp_path}/random", "--wandb_project=tests")}
+                                   f"--max_env_steps={STEPS}", f"--logdir={tmp_path}/random",
+                                   "--wandb_project=tests")}
   for name, command in commands.items():
     out = subprocess.run(command, cwd=ROOT, env=WANDB_ENV, capture_output=True, text=True,
                          timeout=600, check=False)
