@@ -18,7 +18,8 @@ Episodes already in a run's goals.csv (same epoch, goal set and evaluation seed)
 run again, and neither is the coverage of the same last epoch: a stopped evaluation
 resumes, and arms evaluated by separate processes (one per core) are tabulated together
 by a last call with all of them.
-It writes <out>/<arm>/s<seed>/ (progress.csv, summary.json, the per-goal CSV), the
+It writes <out>/<arm>/s<seed>/ (progress.csv, summary.json, the per-goal CSV goals.csv,
+headings.png: the heading histogram of the last epoch's skills), the
 table <out>/campaign_table.md (mean ± standard error over goals x evaluation seeds, and
 over training seeds where there are several), <out>/campaign_paths.png (the coverage
 paths of each arm's first seed) and <out>/campaign_goal_curve.png (the paper-goal metric
@@ -218,6 +219,9 @@ def main(argv):
           logdir, which=str(epochs[-1]), seed=seed))
       if seed == seeds[0]:
         panels[arm] = pos
+      histogram = os.path.join(scratch, "headings.png")  # evaluate_headings' figure
+      if os.path.exists(histogram):
+        shutil.copyfile(histogram, os.path.join(run_out, "headings.png"))
       wanted = [r for r in goal_rows if r["epoch"] in epoch_steps and r["goal_set"] in sets
                 and r["eval_seed"] in eval_seeds]
       summary = {"arm": arm, "seed": seed, "rise_threshold": FLAGS.rise_threshold,
