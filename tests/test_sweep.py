@@ -71,20 +71,77 @@ def test_values_equal_once_parsed_are_refused():
                        dads_off.parse_setting)
 
 
-def test_bad_sweep_flags_and_paths_fail_in_one_line(tmp_path):
-  afile = tmp_path / "afile"
+# sweep.main's checks of its flags, every case in one process (a process start costs more
+# than all of them): each case's flags parsed into absl's FLAGS, then sweep.main as
+# `python -m unsupervised_skill_learning.sweep` calls it; [exit code, stderr] per case. The
+# sweep's flags are defined only in a process that runs it (they clash with other entry
+# points'), hence a process of its own rather than this one. The real command's start-up
+# is the 2x2 sweep's and test_without_ray_the_sweep_says_how_to_install_it's.
+MAIN_CASES = """
+import contextlib, io, json, sys
+from absl import flags
+from unsupervised_skill_learning import sweep
+sweep.define_flags()
+results = []
+for argv in json.loads(sys.argv[1]):
+  err = io.StringIO()
+  try:
+    flags.FLAGS(argv)
+    with contextlib.redirect_stderr(err):
+      sweep.main(argv[:1])
+    code = 0
+  except SystemExit as stop:
+    code = stop.code
+  finally:
+    flags.FLAGS.unparse_flags()
+  results.append([code, err.getvalue()])
+print(json.dumps(results))
+"""
+
+BAD_SWEEP_FLAGS = (("grid_file_is_a_folder", "--grid_file={tmp}", "--grid_file={tmp}: is a folder"),
+                   ("out_is_a_file", "--out={afile} --grid=seed=0,1", "--out={afile}: is a file"),
+                   ("nan_cpus", "--cpus_per_trial=nan --grid=seed=0,1", "--cpus_per_trial=nan"),
+                   ("same_values", "--grid=seed=0,00", "are the same value"))
+BAD_GRIDS = (("agent_lr=0.1,abc", "--agent_lr=abc"),
+             ("no_such_setting=1", "--no_such_setting: not a setting"),
+             ("objective=dads,nope", "objective"),
+             ("seed", "--grid=seed: expected NAME=V1,V2"))
+
+
+@pytest.fixture(scope="module")
+def bad_flag_runs(tmp_path_factory):
+  """BAD_SWEEP_FLAGS (by name) and BAD_GRIDS (by grid) run through sweep.main, each case
+  with an --out of its own: (the cases' folder, {case: (exit code, stderr, its --out)})."""
+  tmp = tmp_path_factory.mktemp("bad_flags")
+  afile = tmp / "afile"
   afile.write_text("x")
-  for args, message in (([f"--grid_file={tmp_path}"], f"--grid_file={tmp_path}: is a folder"),
-                        ([f"--out={afile}", "--grid=seed=0,1"], f"--out={afile}: is a file"),
-                        (["--cpus_per_trial=nan", "--grid=seed=0,1"], "--cpus_per_trial=nan"),
-                        (["--grid=seed=0,00"], "are the same value")):
-    out_args = [] if any(a.startswith("--out") for a in args) else [f"--out={tmp_path / 'o'}"]
-    out = run_sweep(*args, *out_args, timeout=120)
-    assert out.returncode == 2, out.stderr
-    lines = [line for line in out.stderr.splitlines() if line.strip() and line[:1] not in "IW"]
+  cases = {}
+  for name, args, _ in BAD_SWEEP_FLAGS:
+    args = args.format(tmp=tmp, afile=afile).split()
+    out_args = [] if any(a.startswith("--out") for a in args) else [f"--out={tmp / name}"]
+    cases[name] = [*args, *out_args]
+  for i, (grid, _) in enumerate(BAD_GRIDS):
+    cases[grid] = [f"--grid={grid}", f"--out={tmp / f'grid{i}'}"]
+  argvs = [["sweep", f"--flagfile={TINY}", *args] for args in cases.values()]
+  out = subprocess.run([sys.executable, "-c", MAIN_CASES, json.dumps(argvs)], cwd=ROOT,
+                       capture_output=True, text=True, timeout=300, check=False)
+  assert out.returncode == 0, out.stderr[-3000:]
+  results = json.loads(out.stdout.strip().splitlines()[-1])
+  outs = {name: next(a for a in args if a.startswith("--out=")).split("=", 1)[1]
+          for name, args in cases.items()}
+  return tmp, {name: (code, err, outs[name]) for name, (code, err) in zip(cases, results)}
+
+
+def test_bad_sweep_flags_and_paths_fail_in_one_line(bad_flag_runs):
+  tmp, runs = bad_flag_runs
+  for name, _, message in BAD_SWEEP_FLAGS:
+    code, err, _ = runs[name]
+    message = message.format(tmp=tmp, afile=tmp / "afile")
+    assert code == 2, (name, err)
+    lines = [line for line in err.splitlines() if line.strip() and line[:1] not in "IW"]
     assert len(lines) == 1 and lines[0].startswith("sweep: error:") and message in lines[0], \
-        out.stderr
-    assert not (tmp_path / "o").exists()
+        (name, err)
+    assert not (tmp / name).exists()
 
 
 def test_expand_is_the_product_in_grid_order(tmp_path):
@@ -118,16 +175,14 @@ def test_arms_are_named_sets_of_settings_crossed_with_the_grid(tmp_path):
     sweep.expand(grid, str(tmp_path), lambda s, l: l, {"original": {"seed": "3"}})
 
 
-def test_bad_grid_values_fail_in_one_line_before_any_trial(tmp_path):
-  for grid, message in ((["agent_lr=0.1,abc"], "--agent_lr=abc"),
-                        (["no_such_setting=1"], "--no_such_setting: not a setting"),
-                        (["objective=dads,nope"], "objective"),
-                        (["seed"], "--grid=seed: expected NAME=V1,V2")):
-    out = run_sweep(*(f"--grid={g}" for g in grid), f"--out={tmp_path / 'out'}", timeout=120)
-    assert out.returncode == 2, out.stderr
-    lines = [line for line in out.stderr.splitlines() if line.startswith("sweep: error:")]
-    assert len(lines) == 1 and message in lines[0], out.stderr
-    assert not os.path.exists(tmp_path / "out"), "nothing may start before the grid is valid"
+def test_bad_grid_values_fail_in_one_line_before_any_trial(bad_flag_runs):
+  _, runs = bad_flag_runs
+  for grid, message in BAD_GRIDS:
+    code, err, out = runs[grid]
+    assert code == 2, (grid, err)
+    lines = [line for line in err.splitlines() if line.startswith("sweep: error:")]
+    assert len(lines) == 1 and message in lines[0], (grid, err)
+    assert not os.path.exists(out), "nothing may start before the grid is valid"
 
 
 def test_summary_is_mean_and_std_per_group():
@@ -194,7 +249,9 @@ def test_two_by_two_sweep_on_local_ray(tmp_path):
   # share one compilation (the tests' persistent cache); no videos, to keep it short.
   grid = ("--grid", "seed=0,1", "--grid=resample_prob=0,0.5", "--min_steps_before_resample=5",
           "--num_epochs=2", "--record_freq=1000", f"--out={out}")
-  result = run_sweep(*grid, "--poll_s=1", "--cpus_per_trial=1")
+  # Ray and four trials: minutes of wall time on a loaded 2-core machine, hence the time
+  # limit beyond the default (a quiet machine needs a fraction of it).
+  result = run_sweep(*grid, "--poll_s=1", "--cpus_per_trial=1", timeout=1200)
   assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-3000:]
   names = sorted(p.name for p in out.iterdir() if not p.name.startswith("."))
   assert names == ["curves.png", "results.csv", "seed=0,resample_prob=0", "seed=0,resample_prob=0.5",
