@@ -4,7 +4,6 @@ control) and BipedalWalker (Box2D, the `box2d` extra), both drawn by Gymnasium's
 rgb_array rendering."""
 
 import json
-import subprocess
 import sys
 
 import numpy as np
@@ -14,8 +13,9 @@ import envs
 from lib import rendering
 from lib.skill_prior import SkillPrior
 from lib.video import read_mp4
+from unsupervised_skill_learning import dads_off
 from unsupervised_skill_learning.evaluation import skills as skill_eval
-from testkit import ROOT, TINY, run_module
+from testkit import TINY, main_in_process, run_module
 
 STEPS = 30
 
@@ -61,19 +61,16 @@ def test_non_mujoco_envs_are_filmed_by_their_own_rendering():
   assert frame.dtype == np.uint8 and frame.shape == (400, 600, 3)
 
 
-def test_missing_pygame_is_one_line_before_training(tmp_path):
+def test_missing_pygame_is_one_line_before_training(tmp_path, monkeypatch, capsys):
   """Without the box2d extra's pygame, a run that would film MountainCar is refused at
-  start-up with the install command, not at its first video."""
-  code = ("import sys; sys.modules['pygame'] = None\n"
-          "from unsupervised_skill_learning import dads_off\n"
-          "from absl import app\n"
-          f"sys.argv = ['dads_off', '--flagfile={TINY}', '--logdir={tmp_path}', "
-          "'--environment=MountainCarContinuous-v0', '--reduced_observation=0']\n"
-          "app.run(dads_off.main)\n")
-  out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True,
-                       timeout=120, check=False)
-  assert out.returncode == 2, out.stderr[-2000:]
-  line = out.stderr.strip().splitlines()[-1]
+  start-up with the install command, not at its first video. (dads_off.main in this
+  process; the tests above start the real command.)"""
+  monkeypatch.setitem(sys.modules, "pygame", None)  # `import pygame` raises ImportError
+  code, err = main_in_process(dads_off.main, [
+      "dads_off", f"--flagfile={TINY}", f"--logdir={tmp_path}",
+      "--environment=MountainCarContinuous-v0", "--reduced_observation=0"], capsys)
+  assert code == 2, err[-2000:]
+  line = err.strip().splitlines()[-1]
   assert line.startswith("dads_off: error: --environment=MountainCarContinuous-v0")
   assert "pip install -e '.[box2d]'" in line and "--num_evals=0" in line
   assert not (tmp_path / "MountainCarContinuous-v0" / "models").exists()
