@@ -2,6 +2,7 @@
 
 import json
 import os
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -11,7 +12,7 @@ from absl import flags
 from lib.video import read_mp4
 from lib.tb_scalars import read_scalars
 from unsupervised_skill_learning import dads_off
-from testkit import ROOT, TINY, assert_scalars_match_after, run_module
+from testkit import ROOT, TINY, assert_scalars_match_after, main_in_process, run_module
 
 EXPECTED_SCALARS = ("episode_size", "episode_return", "intrinsic_reward", "dads/logp",
                     "dads/logp_altz", "dynamics_loss", "critic_loss", "actor_loss",
@@ -134,21 +135,41 @@ def test_resumed_run_continues_exactly(tmp_path):
   assert sa == sb
 
 
-def test_corrupt_checkpoint_is_an_error_naming_the_file(tmp_path):
-  drive(tmp_path, "--num_epochs=1", "--num_evals=0")
+@pytest.fixture(scope="module")
+def one_epoch(tmp_path_factory):
+  """One tiny epoch, checkpointed, given two flags of robots this project does not ship
+  (ignored: they are no settings, so resuming without them is the same run):
+  (logdir, the finished process). Tests that change the run work on a copy (copy_of)."""
+  logdir = tmp_path_factory.mktemp("one_epoch")
+  out = drive(logdir, "--num_epochs=1", "--num_evals=0", "--expose_upright=0",
+              "--randomize_hfield=0.02")
+  return logdir, out
+
+
+def copy_of(one_epoch, tmp_path):
+  """A copy of the one_epoch run's logdir in tmp_path (its own folder to change)."""
+  shutil.copytree(one_epoch[0], tmp_path, dirs_exist_ok=True)
+  return tmp_path
+
+
+def test_corrupt_checkpoint_is_an_error_naming_the_file(one_epoch, tmp_path, capsys):
+  copy_of(one_epoch, tmp_path)  # a 1-epoch run: ckpt-000001 is its only checkpoint
   state = tmp_path / "point_mass/models/ckpt-000001/state.msgpack"
   state.write_bytes(b"not a checkpoint")
   out = drive(tmp_path, "--num_epochs=2", "--num_evals=0", check=False)
   assert out.returncode != 0
   assert str(state) in out.stderr and "Traceback" not in out.stderr
-  # An incompatible one (other network sizes) likewise; an explicit restart works.
-  out = drive(tmp_path, "--num_epochs=2", "--num_evals=0", "--hidden_layer_size=16", check=False)
-  assert out.returncode != 0 and "checkpoint" in out.stderr
+  # An incompatible one (other network sizes) likewise; an explicit restart works. (Refused
+  # before any training starts: dads_off.main in this process saves a process start.)
+  code, err = main_in_process(dads_off.main, [
+      "dads_off", f"--flagfile={TINY}", f"--logdir={tmp_path}", "--num_epochs=2",
+      "--num_evals=0", "--hidden_layer_size=16"], capsys)
+  assert code != 0 and "checkpoint" in err
   drive(tmp_path, "--num_epochs=1", "--num_evals=0", "--train_from_scratch=1")
 
 
-def test_interrupted_checkpoint_write_leaves_previous_usable(tmp_path):
-  drive(tmp_path, "--num_epochs=1", "--num_evals=0")
+def test_interrupted_checkpoint_write_leaves_previous_usable(one_epoch, tmp_path):
+  copy_of(one_epoch, tmp_path)
   models = tmp_path / "point_mass" / "models"
   dead = subprocess.Popen(["true"])
   dead.wait()  # a writer that no longer runs
@@ -172,25 +193,41 @@ def test_every_config_parses_and_validates(name):
   assert cfg.train.num_epochs > 0 and cfg.env.max_env_steps > 0
 
 
+def error_lines(stderr):
+  """stderr's lines, less absl's INFO and WARNING lines."""
+  return [l for l in stderr.splitlines() if l.strip() and not l[:1] in "IW"]
+
+
 @pytest.mark.parametrize("args,flag", [
     (["--environment=Foo-v0"], "--environment=Foo-v0"),
     (["--skill_type=beta"], "--skill_type=beta"),
     (["--environment=HalfCheetah-v1", "--reduced_observation=2"], "--reduced_observation=2"),
     (["--agent_batch_size=0"], "--agent_batch_size=0"),
     (["--num_skills=-1"], "--num_skills=-1"),
-    (["--flagfile=configs/missing.txt"], "--flagfile=configs/missing.txt"),
 ])
-def test_invalid_values_give_one_line_errors(tmp_path, args, flag):
-  out = run_module("dads_off", f"--logdir={tmp_path}", *args, timeout=120)
+def test_invalid_values_give_one_line_errors(tmp_path, capsys, args, flag):
+  """dads_off.main in this process, as `python -m` calls it (a real process's exit and
+  stderr are test_missing_flagfile_is_one_line_from_a_real_process's)."""
+  code, err = main_in_process(dads_off.main, ["dads_off", f"--logdir={tmp_path}", *args], capsys)
+  assert code == 2
+  lines = error_lines(err)
+  assert len(lines) == 1, err
+  assert lines[0].startswith("dads_off: error: ") and flag in lines[0]
+  assert not os.listdir(tmp_path)  # nothing started
+
+
+def test_missing_flagfile_is_one_line_from_a_real_process(tmp_path):
+  flag = "--flagfile=configs/missing.txt"
+  out = run_module("dads_off", f"--logdir={tmp_path}", flag, timeout=120)
   assert out.returncode != 0
-  lines = [l for l in out.stderr.splitlines() if l.strip() and not l[:1] in "IW"]
+  lines = error_lines(out.stderr)
   assert len(lines) == 1, out.stderr
   assert flag in lines[0]
   assert not os.listdir(tmp_path)  # nothing started
 
 
-def test_unshipped_robot_flags_are_ignored_with_one_warning(tmp_path):
-  out = drive(tmp_path, "--num_epochs=1", "--num_evals=0", "--expose_upright=0",
-              "--randomize_hfield=0.02")
+def test_unshipped_robot_flags_are_ignored_with_one_warning(one_epoch):
+  out = one_epoch[1]  # trained with --expose_upright=0 --randomize_hfield=0.02
+  assert out.returncode == 0
   warnings = [l for l in out.stderr.splitlines() if "robots this project does not ship" in l]
   assert len(warnings) == 1 and "expose_upright" in warnings[0]
