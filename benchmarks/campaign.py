@@ -274,12 +274,12 @@ def write_figures(out: str, results: dict, panels: dict, arms, seeds, epochs,
     curves = [[results[(arm, s)]["goal_reaching"][str(e)][curve_set]["mean"] for e in epochs]
               for s in seeds]
     steps = [results[(arm, seeds[0])]["goal_reaching"][str(e)]["env_steps"] for e in epochs]
-    bands.append(plots.Band(f"{arm} ({len(seeds)} seeds)", np.asarray(steps, np.float64),
+    bands.append(plots.Band(f"{arm} ({len(seeds)} seed{'s' if len(seeds) > 1 else ''})", np.asarray(steps, np.float64),
                             np.mean(curves, 0), np.std(curves, 0)))
   plots.plot_bands(os.path.join(out, "campaign_goal_curve.png"),
                    {f"{curve_set} goals: mean normalized reward": bands},
-                   title="Ant x-y goal reaching against training (0 is perfect; band: "
-                         "±1 std over training seeds)")
+                   title="Ant x-y goal reaching against training (0 is perfect)",
+                   markers="dot: an evaluated checkpoint")
 
 
 def define_flags() -> None:

@@ -292,12 +292,15 @@ class Band:
 
 
 def plot_bands(path: str, panels: dict[str, Sequence[Band]], title: str = "",
-               xlabel: str = "env steps", notes: dict[str, str] | None = None) -> str:
+               xlabel: str = "env steps", notes: dict[str, str] | None = None,
+               markers: str = "") -> str:
   """One panel per tag (its title; the y axis its `scalar_label`), each group's mean as a
   line and ± 1 std as a shaded band in the group's colour (the same colour in every
   panel). The legend, below the panels and inside the figure, names the groups and says
   what line and band are. notes[tag]: a sentence written over that panel (e.g.
-  NO_REWARD). The format follows path's extension (png, svg). Written then renamed."""
+  NO_REWARD). markers: when given, each measured point is a dot, and the legend says what
+  a dot is with this text (e.g. "dot: an evaluated checkpoint"), for curves of few
+  points. The format follows path's extension (png, svg). Written then renamed."""
   notes = notes or {}
   n = max(len(panels), 1)
   cols = min(3, n)
@@ -308,7 +311,8 @@ def plot_bands(path: str, panels: dict[str, Sequence[Band]], title: str = "",
   for ax, (tag, bands) in zip(axes.flat, panels.items()):
     for band in bands:
       color = colors[band.label]
-      ax.plot(band.steps, band.mean, color=color, lw=1.5, label=band.label)
+      ax.plot(band.steps, band.mean, color=color, lw=1.5, label=band.label,
+              marker="o" if markers else None, ms=4)
       ax.fill_between(band.steps, band.mean - band.std, band.mean + band.std, color=color,
                       alpha=0.2, lw=0)
     if tag in notes:
@@ -322,6 +326,9 @@ def plot_bands(path: str, panels: dict[str, Sequence[Band]], title: str = "",
   handles += [plt.Line2D([], [], color="0.3", lw=1.5),
               patches.Patch(color="0.3", alpha=0.2, lw=0)]
   entries = labels + ["line: mean over the seeds", "band: ± 1 std across the seeds"]
+  if markers:
+    handles.append(plt.Line2D([], [], color="0.3", lw=0, marker="o", ms=4))
+    entries.append(markers)
   # Long group names (several settings) one per row, so the legend never runs off the
   # figure's sides; bbox_inches="tight" below keeps every row inside the saved image.
   ncol = 1 if max(len(e) for e in entries) > 36 else min(len(entries), 2 if cols < 2 else 3)

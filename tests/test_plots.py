@@ -130,6 +130,11 @@ def test_bands_legend_says_mean_and_one_std_across_seeds(figures):
   assert legend_texts(fig.legends[0]) == ["objective=dads (3 seeds)", "line: mean over the seeds",
                                           "band: ± 1 std across the seeds"]
   assert fig.axes[0].get_ylabel() == "intrinsic reward (per step)"
+  assert fig.axes[0].lines[0].get_marker() in ("None", None, "")
+  plots.plot_bands("m.png", {"intrinsic_reward": [band]}, markers="dot: an evaluated checkpoint")
+  fig = figures[1]
+  assert fig.axes[0].lines[0].get_marker() == "o"
+  assert legend_texts(fig.legends[0])[-1] == "dot: an evaluated checkpoint"
 
 
 def test_skill_returns_say_when_there_is_no_environment_reward(figures):
