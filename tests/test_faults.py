@@ -48,6 +48,20 @@ def error_lines(stderr: str) -> list[str]:
   return [l for l in stderr.splitlines() if l.strip() and l[:1] not in "IW"]
 
 
+def main_in_process(capsys, *args: str) -> tuple[int, list[str]]:
+  """dads_off's own main with these flags, in this process: (its exit code, its error
+  lines). For a refusal before any work, where a subprocess would only add its start-up
+  (~4 s of CPU); start-up, signals, a lock's live holder and training stay subprocesses."""
+  capsys.readouterr()  # what came before is not this call's
+  try:
+    flags.FLAGS(["dads_off", *args])
+    with pytest.raises(SystemExit) as exit_info:
+      dads_off.main(["dads_off"])
+  finally:
+    flags.FLAGS.unparse_flags()
+  return exit_info.value.code, error_lines(capsys.readouterr().err)
+
+
 def models(logdir):
   return logdir / "point_mass" / "models"
 
@@ -90,7 +104,7 @@ def test_damaged_newest_checkpoint_falls_back_with_a_warning(run_copy):
   assert (models(run_copy) / "ckpt-000002").exists()  # kept for inspection
 
 
-def test_missing_meta_never_restarts_from_scratch(run_copy):
+def test_missing_meta_never_restarts_from_scratch(run_copy, capsys):
   (models(run_copy) / "ckpt-000002" / "meta.json").unlink()
   out = drive(run_copy, "--num_epochs=3")
   assert "resumed from" in out.stderr and "ckpt-000001" in out.stderr
@@ -99,14 +113,14 @@ def test_missing_meta_never_restarts_from_scratch(run_copy):
     if meta.exists():
       meta.unlink()
   (models(run_copy) / "ckpt-000003" / "meta.json").unlink()
-  out = drive(run_copy, "--num_epochs=4", check=False)
-  assert out.returncode != 0
-  (line,) = error_lines(out.stderr)
+  code, lines = main_in_process(capsys, *run_flags(run_copy, "--num_epochs=4"))
+  assert code != 0
+  (line,) = lines
   assert "no usable checkpoint" in line and "--train_from_scratch=1" in line
   assert len(os.listdir(models(run_copy))) == 3  # nothing deleted
 
 
-def test_missing_models_folder_stops_unless_from_scratch(run_copy):
+def test_missing_models_folder_stops_unless_from_scratch(run_copy, capsys):
   """A run with logs but no models/ (deleted, moved, or a file in its place) stops with
   one line and touches nothing; models/ exists from a run's start, so an empty one (a run
   killed before its first checkpoint) starts over, hiding the killed run's TensorBoard
@@ -115,14 +129,15 @@ def test_missing_models_folder_stops_unless_from_scratch(run_copy):
   progress = (run / "progress.csv").read_bytes()
   events = sorted(os.listdir(run / "train"))
   shutil.rmtree(models(run_copy))
-  out = drive(run_copy, "--num_epochs=3", check=False)
-  assert out.returncode == 2
-  (line,) = error_lines(out.stderr)
+  code, lines = main_in_process(capsys, *run_flags(run_copy, "--num_epochs=3"))
+  assert code == 2
+  (line,) = lines
   assert f"{models(run_copy)}: missing" in line and "--train_from_scratch=1" in line
   models(run_copy).write_text("not a folder")
-  out = drive(run_copy, "--num_epochs=3", "--train_from_scratch=1", check=False)
-  assert out.returncode == 2
-  (line,) = error_lines(out.stderr)
+  code, lines = main_in_process(capsys, *run_flags(run_copy, "--num_epochs=3",
+                                                   "--train_from_scratch=1"))
+  assert code == 2
+  (line,) = lines
   assert f"{models(run_copy)}: is a file" in line
   assert (run / "progress.csv").read_bytes() == progress
   assert sorted(os.listdir(run / "train")) == events
@@ -147,23 +162,23 @@ def test_newest_checkpoint_replaced_by_a_file_is_warned_about_and_cleaned(run_co
   checkpoint.verify(str(newest))  # written again whole; nothing .tmp left behind
 
 
-def test_damaged_config_json_is_one_line_naming_it(run_copy):
+def test_damaged_config_json_is_one_line_naming_it(run_copy, capsys):
   """Training reads config.json's record of overrides; evaluation checks config.json
   against the settings its checkpoint carries, and uses the checkpoint's."""
   config = run_copy / "point_mass" / "config.json"
   intact = json.loads(config.read_text())
   config.write_text(json.dumps({**intact, "overrides": 5}))
-  out = drive(run_copy, "--num_epochs=3", check=False)
-  assert out.returncode == 2
-  (line,) = error_lines(out.stderr)
+  code, lines = main_in_process(capsys, *run_flags(run_copy, "--num_epochs=3"))
+  assert code == 2
+  (line,) = lines
   assert line.startswith(f"dads_off: error: {config}: \"overrides\" must be a list")
   edited = json.loads(json.dumps(intact))
   edited["env"]["max_env_steps"] = 7
   edited["skills"]["skill_type"] = "gaussian"
   config.write_text(json.dumps(edited))
-  out = run_module("dads_off", f"--logdir={run_copy}", *EVAL, timeout=300)
-  assert out.returncode == 2
-  (line,) = error_lines(out.stderr)
+  code, lines = main_in_process(capsys, f"--logdir={run_copy}", *EVAL)
+  assert code == 2
+  (line,) = lines
   assert f"{config}: differs from the settings" in line and "ckpt-000002" in line
   assert "--max_env_steps: 7 (config.json) vs 20 (checkpoint)" in line
   assert "--skill_type: 'gaussian' (config.json) vs 'cont_uniform'" in line
@@ -178,7 +193,7 @@ def test_damaged_config_json_is_one_line_naming_it(run_copy):
 
 @pytest.mark.parametrize("damage", ["truncated_arrays", "garbage_buffer", "meta_list",
                                     "meta_negative_epoch"])
-def test_damaged_files_are_named(run_copy, damage):
+def test_damaged_files_are_named(run_copy, capsys, damage):
   ckpt = models(run_copy) / "ckpt-000002"
   for name in os.listdir(models(run_copy)):
     if name != "ckpt-000002":
@@ -193,19 +208,19 @@ def test_damaged_files_are_named(run_copy, damage):
     path = ckpt / "meta.json"
     meta = json.loads(path.read_text())
     path.write_text("[]" if damage == "meta_list" else json.dumps({**meta, "epoch": -7}))
-  out = drive(run_copy, "--num_epochs=3", check=False)
-  assert out.returncode != 0
-  (line,) = error_lines(out.stderr)
+  code, lines = main_in_process(capsys, *run_flags(run_copy, "--num_epochs=3"))
+  assert code != 0
+  (line,) = lines
   assert str(ckpt) in line
 
 
-def test_changed_settings_on_resume_are_refused_unless_overridden(run_copy):
-  out = drive(run_copy, "--num_epochs=3", "--seed=5", "--hidden_layer_size=16",
-              check=False)
-  assert out.returncode != 0
-  (line,) = error_lines(out.stderr)
+def test_changed_settings_on_resume_are_refused_unless_overridden(run_copy, capsys):
+  code, lines = main_in_process(capsys, *run_flags(run_copy, "--num_epochs=3", "--seed=5",
+                                                   "--hidden_layer_size=16"))
+  assert code != 0
+  (line,) = lines
   assert "--seed: 0 -> 5" in line and "--hidden_layer_size" in line
-  out = drive(run_copy, "--num_epochs=3", "--agent_lr=0.001", "--override_config=agent_lr")
+  drive(run_copy, "--num_epochs=3", "--agent_lr=0.001", "--override_config=agent_lr")
   cfg = json.loads((run_copy / "point_mass" / "config.json").read_text())
   assert cfg["agent"]["agent_lr"] == 0.001
   assert cfg["overrides"] == [{"epoch": 3, "setting": "agent_lr", "from": 0.0003, "to": 0.001}]
@@ -218,28 +233,44 @@ def _start(logdir, *args):
                           cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
-@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM, signal.SIGHUP])
-def test_signal_finishes_the_epoch_saves_and_resumes(tmp_path, signum):
-  proc = _start(tmp_path)
+def _last_epoch(progress) -> int:
+  """The epoch of progress.csv's last whole row (0 before the first)."""
   try:
-    # A row in progress.csv means an epoch ended inside the loop, where the handlers are.
-    progress = tmp_path / "point_mass" / "progress.csv"
-    deadline = time.time() + 300
-    while time.time() < deadline and not (
-        progress.exists() and len(progress.read_text().splitlines()) >= 2):
-      time.sleep(0.2)
-    time.sleep(1)  # tiny epochs take ~0.03 s once compiled: more epochs, none saved yet
-    proc.send_signal(signum)
-    _, err = proc.communicate(timeout=120)
-  finally:
-    proc.kill()
-  assert proc.returncode == 128 + signum, err[-2000:]
-  (line,) = error_lines(err)
-  assert line.startswith("dads_off: stopped at epoch") and "rerun the same command" in line
-  epoch = int(line.split("stopped at epoch ")[1].split()[0])
-  assert epoch >= 1
-  assert checkpoint.latest_checkpoint(str(models(tmp_path))).endswith(f"ckpt-{epoch:06d}")
-  # Every epoch up to the checkpoint is in TensorBoard; resuming writes no step twice.
+    rows = progress.read_text().splitlines()
+    return int(rows[-1].split(",")[0]) if len(rows) >= 2 and rows[-1].count(",") else 0
+  except (OSError, ValueError):
+    return 0
+
+
+def test_signal_finishes_the_epoch_saves_and_resumes(tmp_path):
+  """SIGINT in a fresh run, then SIGTERM and SIGHUP each in a process that resumed the
+  previous one's checkpoint (one run's start-up shared by the three signals)."""
+  progress = tmp_path / "point_mass" / "progress.csv"
+  epoch = 0
+  for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+    proc = _start(tmp_path)
+    try:
+      # A row past `epoch` means an epoch ended inside this process's loop, where the
+      # handlers are.
+      deadline = time.time() + 300
+      while time.time() < deadline and _last_epoch(progress) <= epoch:
+        time.sleep(0.2)
+      time.sleep(1)  # tiny epochs take ~0.03 s once compiled: more epochs, none saved yet
+      proc.send_signal(signum)
+      _, err = proc.communicate(timeout=120)
+    finally:
+      proc.kill()
+    assert proc.returncode == 128 + signum, err[-2000:]
+    (line,) = error_lines(err)
+    assert line.startswith("dads_off: stopped at epoch") and "rerun the same command" in line
+    stopped = int(line.split("stopped at epoch ")[1].split()[0])
+    assert stopped >= epoch + 1
+    assert checkpoint.latest_checkpoint(str(models(tmp_path))).endswith(f"ckpt-{stopped:06d}")
+    # Every epoch up to the checkpoint is in TensorBoard, each once.
+    values = read_scalars(str(tmp_path / "point_mass"))
+    assert sorted(values["epoch"].values()) == list(range(1, stopped + 1))
+    epoch = stopped
+  # Resuming writes no step twice.
   drive(tmp_path, f"--num_epochs={epoch + 2}")
   values = read_scalars(str(tmp_path / "point_mass"))
   assert sorted(values["epoch"].values()) == list(range(1, epoch + 3))
@@ -307,31 +338,32 @@ def test_interrupted_evaluation_leaves_eval_as_it_was(run_copy):
   assert list(run.glob(".tmp-*-eval"))  # (removed by the next evaluation: test_checkpoint)
 
 
-def test_second_process_on_a_live_run_is_refused(tmp_path):
+def test_second_process_on_a_live_run_is_refused(tmp_path, capsys):
+  """The holder is a live process, stopped (SIGSTOP) once it holds the lock so that it
+  does not train on meanwhile; the refused ones are this process."""
   proc = _start(tmp_path)
   try:
     lock = tmp_path / "point_mass" / ".lock"
-    deadline = time.time() + 120
-    while time.time() < deadline and not lock.exists():
-      time.sleep(0.2)
-    assert lock.exists()
-    out = drive(tmp_path, "--num_epochs=1", check=False)
     _wait_for(tmp_path / "point_mass" / "config.json", proc)  # a trained run to evaluate
+    assert lock.exists()
+    proc.send_signal(signal.SIGSTOP)
+    results = [main_in_process(capsys, *run_flags(tmp_path, "--num_epochs=1"))]
     # Evaluation takes the lock too: it never reads checkpoints that training rotates.
-    evaluation = run_module("dads_off", f"--logdir={tmp_path}", *EVAL, timeout=300)
+    results.append(main_in_process(capsys, f"--logdir={tmp_path}", *EVAL))
+    assert proc.poll() is None  # still alive, holding the lock
   finally:
     proc.kill()
     proc.wait()
-  for result in (out, evaluation):
-    assert result.returncode != 0
-    (line,) = error_lines(result.stderr)
+  for code, lines in results:
+    assert code != 0
+    (line,) = lines
     assert f"in use by process {proc.pid}" in line
   # The killed process left its lock; the next run takes it over.
   assert lock.exists()
   out = drive(tmp_path, "--num_epochs=1", "--train_from_scratch=1")
 
 
-def test_full_disk_is_one_line_and_keeps_the_checkpoint(tmp_path):
+def test_full_disk_is_one_line_and_keeps_the_checkpoint(two_checkpoints, tmp_path, capsys):
   mount = tmp_path / "small"
   mount.mkdir()
   made = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", str(mount)],
@@ -339,24 +371,24 @@ def test_full_disk_is_one_line_and_keeps_the_checkpoint(tmp_path):
   if made.returncode != 0:
     pytest.skip("cannot mount a small filesystem here: " + made.stderr.decode()[-200:])
   try:
-    drive(mount, "--num_epochs=1")
+    shutil.copytree(two_checkpoints, mount, dirs_exist_ok=True)  # trained to epoch 2
     free = shutil.disk_usage(mount).free
     (mount / "filler").write_bytes(b"\0" * (free - 8192))  # leave 8 KB
-    out = drive(mount, "--num_epochs=3", check=False)
+    out = drive(mount, "--num_epochs=4", check=False)
     assert out.returncode != 0
     (line,) = error_lines(out.stderr)
-    assert "No space left on device" in line and "ckpt-000001" in line
+    assert "No space left on device" in line and "ckpt-000002" in line
     leftovers = [p for p in mount.rglob("*") if p.name.startswith(".tmp")]
     assert not leftovers, leftovers
     (mount / "filler").unlink()
-    checkpoint.verify(str(models(mount) / "ckpt-000001"))
-    drive(mount, "--num_epochs=2")  # resumes once there is room again
+    checkpoint.verify(str(models(mount) / "ckpt-000002"))
+    drive(mount, "--num_epochs=3")  # resumes once there is room again
     # A full disk during evaluation names the file, and leaves no eval/ half written.
     free = shutil.disk_usage(mount).free
     (mount / "filler").write_bytes(b"\0" * (free - 8192))
-    out = run_module("dads_off", f"--logdir={mount}", *EVAL, timeout=300)
-    assert out.returncode == 2
-    (line,) = error_lines(out.stderr)
+    code, lines = main_in_process(capsys, f"--logdir={mount}", *EVAL)
+    assert code == 2
+    (line,) = lines
     eval_dir = mount / "point_mass" / "eval"
     assert line.startswith(f"dads_off: error: {eval_dir}/") and "No space left" in line
     assert not eval_dir.exists() and not [p for p in mount.rglob("*") if p.name.startswith(".tmp")]
@@ -395,39 +427,33 @@ def test_bad_inputs_get_one_line_before_any_work(tmp_path, capsys, args, flag):
   """The driver's own main, in this process (the subprocess path is tested in
   test_driver.py): one line naming the flag, exit 2, and no run folder."""
   logdir = tmp_path / "run"
-  flag_values = flags.FLAGS
-  try:
-    flag_values(["dads_off", f"--flagfile={TINY}", f"--logdir={logdir}", *args])
-    with pytest.raises(SystemExit) as exit_info:
-      dads_off.main(["dads_off"])
-  finally:
-    flag_values.unparse_flags()
-  assert exit_info.value.code == 2
-  (line,) = error_lines(capsys.readouterr().err)
+  code, lines = main_in_process(capsys, f"--flagfile={TINY}", f"--logdir={logdir}", *args)
+  assert code == 2
+  (line,) = lines
   assert flag in line
   assert not logdir.exists()  # nothing started
 
 
-def test_logdir_that_is_a_file_or_cannot_be_made(tmp_path):
+def test_logdir_that_is_a_file_or_cannot_be_made(tmp_path, capsys):
   afile = tmp_path / "afile"
   afile.write_text("x")
   for logdir, words in ((afile, "is a file"), (afile / "sub", "cannot create")):
-    out = run_module("dads_off", *run_flags(logdir), timeout=120)
-    assert out.returncode != 0
-    (line,) = error_lines(out.stderr)
+    code, lines = main_in_process(capsys, *run_flags(logdir))
+    assert code != 0
+    (line,) = lines
     assert f"--logdir={logdir}" in line and words in line
 
 
-def test_damaged_exported_model_is_named(tmp_path):
+def test_damaged_exported_model_is_named(tmp_path, capsys):
   """Every file the loader reads is covered by checksums.json and verified before it is
   read; each error names the file that changed."""
   model = tmp_path / "model"
   shutil.copytree(os.path.join(ROOT, "pretrained", "ant_xy"), model)
   run = model / "Ant-v1"
   eval_flags = (f"--logdir={model}", "--run_train=0", "--run_eval=1")
-  out = run_module("dads_off", *eval_flags, "--hidden_layer_size=64", timeout=120)
-  assert out.returncode != 0  # a flag contradicting the trained run is never ignored
-  (line,) = error_lines(out.stderr)
+  code, lines = main_in_process(capsys, *eval_flags, "--hidden_layer_size=64")
+  assert code != 0  # a flag contradicting the trained run is never ignored
+  (line,) = lines
   assert "--hidden_layer_size=64 (trained with 512)" in line
   listing, config = run / "checksums.json", run / "config.json"
   weights = run / "models" / "eval_model.msgpack"
@@ -471,9 +497,9 @@ def test_damaged_exported_model_is_named(tmp_path):
   data = bytearray(intact[weights])
   data[len(data) // 3] ^= 0x40
   weights.write_bytes(bytes(data))
-  out = run_module("dads_off", *eval_flags, timeout=120)
-  assert out.returncode == 2
-  (line,) = error_lines(out.stderr)
+  code, lines = main_in_process(capsys, *eval_flags)
+  assert code == 2
+  (line,) = lines
   assert str(weights) in line and "damaged" in line
 
 
