@@ -73,3 +73,23 @@ def test_a_stop_inside_an_extensions_import_is_the_stop():
   with pytest.raises(ImportError, match="no module named nope"):
     with cli.stops_survive_imports():
       raise ImportError("no module named nope")
+
+
+def test_stop_handlers_are_installed_once():
+  """dads_off installs them before its heavy imports and cli.run again: the second call
+  keeps the first handler, so a stop under way is not forgotten (its SIGALRM repeat
+  would otherwise meet a fresh handler and exit as 'SIGALRM', status 142)."""
+  import signal  # pylint: disable=import-outside-toplevel
+  from unsupervised_skill_learning import cli  # pylint: disable=import-outside-toplevel
+  saved = {s: signal.getsignal(s) for s in (signal.SIGTERM, signal.SIGHUP, signal.SIGALRM)}
+  hook = sys.unraisablehook
+  try:
+    cli.stop_on_signals("prog")
+    first = signal.getsignal(signal.SIGTERM)
+    cli.stop_on_signals("prog")
+    assert signal.getsignal(signal.SIGTERM) is first
+    assert signal.getsignal(signal.SIGALRM) is first
+  finally:
+    for signum, handler in saved.items():
+      signal.signal(signum, handler)
+    sys.unraisablehook = hook

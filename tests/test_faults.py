@@ -283,12 +283,25 @@ def _wait_for(path, proc, timeout=300):
   assert path.exists(), proc.communicate(timeout=60)[1][-2000:]
 
 
+def _wait_for_handler(proc: subprocess.Popen, signum: int, timeout: float = 120) -> None:
+  """Waits until `proc` catches `signum` (Linux: the SigCgt mask of /proc/PID/status),
+  so a signal sent then meets the program's handler, not Python's start-up."""
+  deadline = time.time() + timeout
+  while time.time() < deadline and proc.poll() is None:
+    with open(f"/proc/{proc.pid}/status") as f:
+      caught = next(l for l in f if l.startswith("SigCgt:")).split()[1]
+    if int(caught, 16) >> (signum - 1) & 1:
+      return
+    time.sleep(0.01)
+  raise AssertionError(f"no handler for signal {signum} within {timeout} s")
+
+
 def test_sigterm_during_start_up_prints_a_line_and_leaves_no_lock(tmp_path):
   """SIGTERM while the interpreter loads JAX, and while the run builds its networks (the
   lock is taken): one line, exit 143, nothing left behind."""
   early = subprocess.Popen(cmd(tmp_path / "early"), cwd=ROOT, stdout=subprocess.PIPE,
                            stderr=subprocess.PIPE, text=True)
-  time.sleep(1.0)
+  _wait_for_handler(early, signal.SIGTERM)  # installed before JAX loads, however slow
   early.send_signal(signal.SIGTERM)
   _, err = early.communicate(timeout=120)
   assert early.returncode == 143, err[-2000:]

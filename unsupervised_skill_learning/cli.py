@@ -59,6 +59,10 @@ def stop_on_signals(program: str) -> None:
   An exception raised by a signal handler can land in a callback that ignores it (JAX
   runs one at every garbage collection), so until the process has stopped the request is
   repeated every second (SIGALRM), except while the stop is already unwinding."""
+  if getattr(signal.getsignal(signal.SIGTERM), "stops_program", None) == program:
+    # Installed already (before the heavy imports): a second install would forget a stop
+    # under way, and take its SIGALRM repeat for a new signal.
+    return
   requested: list[int] = []
 
   def handler(signum, frame):
@@ -81,6 +85,7 @@ def stop_on_signals(program: str) -> None:
       sys.__unraisablehook__(info)  # a stop that landed in a callback is repeated, not news
 
   sys.unraisablehook = unraisable
+  handler.stops_program = program
   for signum in (signal.SIGTERM, signal.SIGHUP, signal.SIGALRM):
     signal.signal(signum, handler)
 
