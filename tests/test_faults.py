@@ -12,13 +12,13 @@ import subprocess
 import time
 
 import pytest
-from absl import flags
 
 from lib import checkpoint
 from lib.tb_scalars import read_scalars
 from unsupervised_skill_learning import dads_off
 from unsupervised_skill_learning.config import EnvConfig, RunConfig
 from unsupervised_skill_learning.evaluation import model_io
+import testkit
 from testkit import ROOT, TINY, module_command, run_module
 
 QUIET = ("--num_evals=0",)
@@ -53,13 +53,8 @@ def main_in_process(capsys, *args: str) -> tuple[int, list[str]]:
   lines). For a refusal before any work, where a subprocess would only add its start-up
   (~4 s of CPU); start-up, signals, a lock's live holder and training stay subprocesses."""
   capsys.readouterr()  # what came before is not this call's
-  try:
-    flags.FLAGS(["dads_off", *args])
-    with pytest.raises(SystemExit) as exit_info:
-      dads_off.main(["dads_off"])
-  finally:
-    flags.FLAGS.unparse_flags()
-  return exit_info.value.code, error_lines(capsys.readouterr().err)
+  code, err = testkit.main_in_process(dads_off.main, ["dads_off", *args], capsys)
+  return code, error_lines(err)
 
 
 def models(logdir):
