@@ -6,8 +6,10 @@ import dataclasses
 import glob
 import json
 import os
+import signal
 import subprocess
 import sys
+import time
 
 import jax
 import jax.numpy as jnp
@@ -395,3 +397,39 @@ def test_without_the_wandb_extra_the_flag_is_one_line(tmp_path, monkeypatch, cap
   assert exit_info.value.code == 2
   assert capsys.readouterr().err.strip().splitlines()[-1].startswith(
       "dads_off: error: --wandb_project=p: needs the wandb extra; install it with: pip install")
+
+
+def test_sigterm_finishes_the_epoch_saves_and_the_rerun_resumes(tmp_path):
+  """A downstream run stopped by SIGTERM: one line, exit 143, a checkpoint of the epoch
+  it finished; the same command again resumes from it and carries the progress on."""
+
+  def command(env_steps: int) -> list[str]:
+    return module_command(
+        "downstream", f"--skills={ROOT}/pretrained/ant_xy", "--task=ant_goal",
+        "--method=meta", f"--logdir={tmp_path}", "--max_env_steps=20",
+        f"--num_env_steps={env_steps}", "--env_steps_per_epoch=40", "--initial_env_steps=40",
+        "--eval_episodes=1", "--eval_freq=100000", "--record_freq=0", "--save_freq=100000",
+        "--hidden_layer_size=16", "--agent_batch_size=16")
+
+  proc = subprocess.Popen(command(40000), cwd=ROOT, stdout=subprocess.PIPE,
+                          stderr=subprocess.PIPE, text=True)
+  progress = tmp_path / run.PROGRESS
+  deadline = time.time() + 300
+  while time.time() < deadline and proc.poll() is None and not (
+      progress.exists() and len(read_progress(str(progress))[1]) >= 2):
+    time.sleep(0.1)
+  proc.send_signal(signal.SIGTERM)
+  _, err = proc.communicate(timeout=300)
+  assert proc.returncode == 143, err[-3000:]
+  lines = [l for l in err.splitlines() if l.strip() and l[:1] not in "IW"]
+  assert len(lines) == 1 and lines[0].startswith("downstream: stopped at epoch "), err[-3000:]
+  epoch = int(lines[0].split("stopped at epoch ")[1].split()[0])
+  assert os.listdir(tmp_path / meta.MODELS) == [f"ckpt-{epoch:06d}"]
+  stopped = read_progress(str(progress))[1]
+  assert stopped[-1]["epoch"] == str(epoch)
+  # Epoch N ends at 40 + 40 N env steps (the initial 40 first): one epoch more.
+  resumed = subprocess.run(command(40 * (epoch + 2)), cwd=ROOT, capture_output=True,
+                           text=True, timeout=300, check=False)
+  assert resumed.returncode == 0, resumed.stderr[-3000:]
+  rows = read_progress(str(progress))[1]
+  assert rows[:len(stopped)] == stopped and rows[-1]["epoch"] == str(epoch + 1)
