@@ -202,16 +202,24 @@ def main(argv):
       shutil.copyfile(progress, os.path.join(run_out, "progress.csv"))
       goals_csv, summary_json = (os.path.join(run_out, n) for n in ("goals.csv", "summary.json"))
       goal_rows, epoch_steps = read_goal_rows(goals_csv), {}
-      old = json.load(open(summary_json)) if os.path.exists(summary_json) else {}
+      old = {}
+      if os.path.exists(summary_json):
+        with open(summary_json) as f:
+          old = json.load(f)
       scratch = os.path.join(logdir, "campaign_eval")
       for epoch in epochs:
+        done = {(r["goal_set"], r["eval_seed"]): r["env_steps"] for r in goal_rows
+                if r["epoch"] == epoch}
+        todo = {name: [s for s in eval_seeds if (name, s) not in done]
+                for name in (sets if epoch == epochs[-1] else [FLAGS.curve_goal_set])}
+        if not any(todo.values()):  # all evaluated before: no checkpoint to load
+          epoch_steps[epoch] = next(iter(done.values()))
+          continue
         model = load_model(logdir, which=str(epoch), seed=seed)
         meta, _ = checkpoint.restore_meta(model.checkpoint)
         epoch_steps[epoch] = int(meta["env_steps"])
-        done = {(r["goal_set"], r["eval_seed"]) for r in goal_rows if r["epoch"] == epoch}
-        for name in sets if epoch == epochs[-1] else [FLAGS.curve_goal_set]:
-          todo = [s for s in eval_seeds if (name, s) not in done]
-          for row in evaluate_checkpoint(model, scratch, todo, [name]) if todo else []:
+        for name, missing in todo.items():
+          for row in evaluate_checkpoint(model, scratch, missing, [name]) if missing else []:
             goal_rows.append({"epoch": epoch, "env_steps": epoch_steps[epoch], **row})
           atomic_write_csv(goals_csv, goal_rows)  # a stopped evaluation keeps what it did
         print(f"{arm} s{seed} epoch {epoch}: evaluated", flush=True)
@@ -274,8 +282,9 @@ def write_figures(out: str, results: dict, panels: dict, arms, seeds, epochs,
     curves = [[results[(arm, s)]["goal_reaching"][str(e)][curve_set]["mean"] for e in epochs]
               for s in seeds]
     steps = [results[(arm, seeds[0])]["goal_reaching"][str(e)]["env_steps"] for e in epochs]
-    bands.append(plots.Band(f"{arm} ({len(seeds)} seed{'s' if len(seeds) > 1 else ''})", np.asarray(steps, np.float64),
-                            np.mean(curves, 0), np.std(curves, 0)))
+    label = f"{arm} ({len(seeds)} seed{'s' if len(seeds) > 1 else ''})"
+    bands.append(plots.Band(label, np.asarray(steps, np.float64), np.mean(curves, 0),
+                            np.std(curves, 0)))
   plots.plot_bands(os.path.join(out, "campaign_goal_curve.png"),
                    {f"{curve_set} goals: mean normalized reward": bands},
                    title="Ant x-y goal reaching against training (0 is perfect)",
