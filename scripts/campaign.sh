@@ -7,8 +7,9 @@
 # ARM: baseline | original | half_entropy | sphere | metra | dyn32
 # EPOCHS: 1000 = 500k env steps (stage 1), 2000 = 1M (stage 2; resumes the stage-1 run).
 # Runs go to $CAMPAIGN_DIR/ARM/sSEED (default ../campaign, outside the checkout), with the
-# log in train.log beside it. A checkpoint every 50k steps is kept (the goal metric
-# against env steps is read from them). Rerunning the same command resumes the run exactly.
+# log in train.log beside it. Every checkpoint (one per 50k steps, up to 40) is kept: the
+# goal metric against env steps is read from them. Rerunning the same command resumes the
+# run exactly.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if [ $# -ne 4 ]; then
@@ -34,4 +35,4 @@ mkdir -p "$dir"
 export XLA_FLAGS="--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"
 exec taskset -c "$core" .venv/bin/python -m unsupervised_skill_learning.dads_off \
   --flagfile=configs/ant.txt --logdir="$dir" --seed="$seed" --num_epochs="$epochs" \
-  --save_freq=100 --keep_checkpoints=20 "${arm_flags[@]}" >>"$dir/train.log" 2>&1
+  --save_freq=100 --keep_checkpoints=40 "${arm_flags[@]}" >>"$dir/train.log" 2>&1
