@@ -1,7 +1,7 @@
 """The speed suite: prints one table of figures for this machine.
 
   python -m benchmarks.run              # everything (a few minutes on 2 CPU cores)
-  python -m benchmarks.run --only=e     # one item: a b c d e f g h
+  python -m benchmarks.run --only=e     # one item: a b c d e f g h i
 
 Each figure is the median of --repeats timed runs after a warm-up run (compilation
 excluded). Items:
@@ -16,6 +16,9 @@ excluded). Items:
   h  env steps/s with learning, host vs mjx: the paper's update ratio (500 env steps,
      8 + 64 updates per epoch) and a high-throughput setting (--mjx_envs[-1] envs,
      collect 8 steps per env, 8 + 32 updates of batch 4096 per epoch)
+  i  one goal-reaching evaluation of the shipped Ant (pretrained/ant_xy) at evaluation
+     seed 0: the paper's 6 goals, each with MPC and with random skills (200-step
+     episodes), plots included, no videos
 
 g and h are meant for an accelerator (python -m benchmarks.run --only=gh on a GPU
 machine with the cuda extra); on a CPU they run with small env counts and say so.
@@ -23,6 +26,7 @@ machine with the cuda extra); on a CPU they run with small env counts and say so
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import platform
@@ -44,7 +48,7 @@ from unsupervised_skill_learning.planning import planners
 from unsupervised_skill_learning.training.learner import scan_updates
 from unsupervised_skill_learning.training.trainer import Trainer
 
-_ONLY = flags.DEFINE_string("only", "abcdefgh", "Items to run (letters).")
+_ONLY = flags.DEFINE_string("only", "abcdefghi", "Items to run (letters).")
 _REPEATS = flags.DEFINE_integer("repeats", 5, "Timed repeats per item (median reported).")
 _JSON = flags.DEFINE_string("json", "", "Also write the figures to this JSON file.")
 _MJX_ENVS = flags.DEFINE_list("mjx_envs", None, "Env counts for items g and h (default: "
@@ -274,9 +278,22 @@ def bench_learning_host_vs_mjx(repeats: int) -> dict:
   return out
 
 
+def bench_goal_eval(repeats: int) -> dict:
+  # pylint: disable=import-outside-toplevel
+  from unsupervised_skill_learning.planning import goal_reaching
+  from unsupervised_skill_learning.test_policy import load_model
+  model = load_model(os.path.join(ROOT, "pretrained", "ant_xy"), seed=0)
+  eval_cfg = dataclasses.replace(model.cfg.eval, goals=(), goal_set="paper",
+                                 record_eval_videos=False)
+  model = dataclasses.replace(model, cfg=dataclasses.replace(model.cfg, eval=eval_cfg))
+  t = median_time(lambda: goal_reaching.evaluate_goals(model, "/tmp/bench/goal_eval", 0),
+                  repeats)
+  return {"goal_eval_seconds_6_paper_goals": t}
+
+
 ITEMS = {"a": bench_env_and_collector, "b": bench_sac, "c": bench_reward, "d": bench_epoch,
          "e": bench_mpc, "f": bench_memory, "g": bench_mjx_physics,
-         "h": bench_learning_host_vs_mjx}
+         "h": bench_learning_host_vs_mjx, "i": bench_goal_eval}
 
 
 def main(argv):

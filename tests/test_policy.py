@@ -1,6 +1,9 @@
 """The policy is one function: `Policy.act` (JAX) and `HostPolicy.act` (its NumPy fast path)
 compute it identically, and it reads only the observation's policy coordinates and the skill."""
 
+import types
+
+import gymnasium as gym
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -8,6 +11,7 @@ import pytest
 
 from lib.distributions import POLICY_LOG_STD_RANGE, tanh_gaussian_log_prob
 from unsupervised_skill_learning.agents.policy import HostPolicy, Policy
+from unsupervised_skill_learning.evaluation.skills import PolicyFn
 
 OBS_DIM, SKILL_DIM, ACTION_DIM = 6, 2, 3
 POLICY_INDICES = (2, 3, 5)  # coordinates 0, 1 and 4 are hidden from the policy
@@ -169,3 +173,19 @@ def test_tanh_gaussian_log_prob_numpy_equals_jax():
   near_bound = np.any(np.abs(action[8:]) > 0.999, -1)
   np.testing.assert_allclose(got_np[8:][~near_bound], expected[~near_bound], rtol=1e-3,
                              atol=1e-3)
+
+
+def test_policy_fns_over_one_policy_compile_once_and_act_with_the_step_key():
+  # An evaluation makes a PolicyFn per episode; each must not compile the policy again.
+  policy, params = _policy()
+  env = types.SimpleNamespace(action_space=gym.spaces.Box(-2.0, 2.0, (ACTION_DIM,), np.float32))
+  obs, skill = _inputs(n=3)
+  for episode in range(3):
+    fn = PolicyFn(policy, params, env, clip=0.9, deterministic=False, seed=episode)
+    actions = [fn(o, s) for o, s in zip(obs, skill)]
+    for t, (o, s, a) in enumerate(zip(obs, skill, actions)):
+      key = jax.random.fold_in(jax.random.key(episode), t)
+      expected, _ = policy.act(params, o[None], s[None], key, 0.9)
+      # The same computation compiled alone or inside act_step: equal up to fusion.
+      np.testing.assert_allclose(a, 2.0 * np.asarray(expected[0]), rtol=1e-5, atol=1e-6)
+  assert policy.act_step._cache_size() == 1  # pylint: disable=protected-access

@@ -52,6 +52,9 @@ class Policy:
     else:
       self.net = MLP(self.hidden, 2 * action_dim)
     self.act = jax.jit(self._act, static_argnames="deterministic")
+    # Compiled once per policy: an evaluation makes a PolicyFn per episode, and a jit per
+    # PolicyFn compiled again every episode (most of an Ant goal evaluation's time).
+    self.act_step = jax.jit(self._act_step, static_argnames="deterministic")
     self.log_prob = jax.jit(self._log_prob)
 
   @property
@@ -93,6 +96,11 @@ class Policy:
       action = self.sample(params, obs, skill, key)[0]
     action = jnp.clip(action, -clip, clip)
     return action, self._log_prob(params, obs, skill, action)
+
+  def _act_step(self, params, obs, skill, key, t, clip=1.0, deterministic=False):
+    """`act` at step t of an episode, with the key fold_in(key, t)."""
+    return self.act(params, obs, skill, jax.random.fold_in(key, t), clip,
+                    deterministic=deterministic)
 
   def host(self, params) -> "HostPolicy":
     return HostPolicy(self, params)

@@ -42,13 +42,12 @@ class PolicyFn:
     self.low, self.high = space.low.astype(np.float64), space.high.astype(np.float64)
     self.key = jax.random.key(seed)
     self.t = 0
-    self._act = jax.jit(
-        lambda actor, obs, skill, key, t, clip: policy.act(
-            actor, obs, skill, jax.random.fold_in(key, t), clip, deterministic=deterministic))
+    self.policy = policy
 
   def batch(self, obs: np.ndarray, skill: np.ndarray) -> np.ndarray:
     """obs [N, obs_dim], skill [N, dz] -> actions [N, action_dim]."""
-    action, _ = self._act(self.actor, obs, skill, self.key, self.t, self.clip)
+    action, _ = self.policy.act_step(self.actor, obs, skill, self.key, self.t, self.clip,
+                                     deterministic=self.deterministic)
     self.t += 1
     return to_env_action(action, self.low, self.high)
 
