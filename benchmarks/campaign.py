@@ -85,11 +85,13 @@ def evaluate_checkpoint(model, scratch: str, eval_seeds: list[int],
   # pylint: disable=import-outside-toplevel
   from unsupervised_skill_learning.planning import goal_reaching
   rows = []
+  controller = goal_reaching.make_controller(model)  # compiled once for every seed and set
   for name in sets:
     goals = goal_set(name)
     for seed in eval_seeds:
       summary = goal_reaching.evaluate_goals(with_eval(model, seed, goals),
-                                             os.path.join(scratch, f"{name}_{seed}"), seed)
+                                             os.path.join(scratch, f"{name}_{seed}"), seed,
+                                             controller)
       for r in summary["planned"]["per_goal"]:
         rows.append({"goal_set": name, "eval_seed": seed, "goal_x": r["goal"][0],
                      "goal_y": r["goal"][1], "normalized_reward": r["normalized_reward"],

@@ -199,9 +199,14 @@ def goal_set(name: str, paper_goals) -> np.ndarray:
   raise ValueError(f"--goal_set={name}: allowed: {', '.join(GOAL_SETS)}")
 
 
-def evaluate_goals(model: TrainedModel, out_dir: str, seed: int) -> dict:
+def evaluate_goals(model: TrainedModel, out_dir: str, seed: int,
+                   controller: planners.Controller | None = None) -> dict:
   """Every goal (--goals, else the environment's list) with the model's controller (MPC or
-  zero-shot, by capability) and with random skills."""
+  zero-shot, by capability) and with random skills.
+
+  controller: make_controller(model), passed in by a caller that evaluates one model
+  many times (several seeds or goal sets), so that it is built and compiled once.
+  """
   cfg = model.cfg
   entry = envs.lookup(cfg.env.environment)
   if entry.goal_env is None:
@@ -209,7 +214,7 @@ def evaluate_goals(model: TrainedModel, out_dir: str, seed: int) -> dict:
                           "goal reaching is available for Ant-v1 and point_mass")
   goals = np.asarray(cfg.eval.goals or goal_set(cfg.eval.goal_set, entry.default_goals),
                      np.float64)
-  controller = make_controller(model)
+  controller = make_controller(model) if controller is None else controller
   os.makedirs(out_dir, exist_ok=True)
   results = {"planned": [], "random": []}
   paths = {"planned": [], "random": []}
