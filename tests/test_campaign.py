@@ -1,5 +1,8 @@
-"""The campaign report's arithmetic (benchmarks/campaign.py): the reward-rise step and the
-per-goal-set summary."""
+"""The campaign report (benchmarks/campaign.py): the reward-rise step, the per-goal-set
+summary, and the evaluation of a checkpoint over seeds and goal sets."""
+
+import dataclasses
+import os
 
 import numpy as np
 
@@ -54,3 +57,27 @@ def test_table_rows_have_as_many_cells_as_the_header(tmp_path):
   assert len({line.count("|") for line in lines}) == 1, lines
   assert lines[2] == ("| sphere | 0 | 502,000 | -0.500 ± 0.010 | -0.500 ± 0.010 | 4/3 | 272 | "
                       "105° | 280,500 |")
+
+
+def test_a_checkpoint_is_evaluated_with_one_controller_for_every_seed(tmp_path, monkeypatch):
+  # pylint: disable=import-outside-toplevel  (JAX and MuJoCo only for this test)
+  from unsupervised_skill_learning.planning import goal_reaching
+  from unsupervised_skill_learning.test_policy import load_model
+  root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+  model = load_model(os.path.join(root, "pretrained", "ant_xy"))
+  # One 10-step primitive per episode keeps it quick.
+  env_cfg = dataclasses.replace(model.cfg.env, max_env_steps=10)
+  model = dataclasses.replace(model, cfg=dataclasses.replace(model.cfg, env=env_cfg))
+  built = []
+  make_controller = goal_reaching.make_controller
+  monkeypatch.setattr(goal_reaching, "make_controller",
+                      lambda m: built.append(m) or make_controller(m))
+  rows = campaign.evaluate_checkpoint(model, str(tmp_path / "a"), [0, 1], ["paper"])
+  assert len(built) == 1
+  assert [(r["eval_seed"], r["controller"]) for r in rows] == [(0, "mpc")] * 6 + [(1, "mpc")] * 6
+  # The shared controller gives what a controller of the seed's own gives.
+  alone = goal_reaching.evaluate_goals(campaign.with_eval(model, 1, campaign.goal_set("paper")),
+                                       str(tmp_path / "b"), 1)
+  assert [r["normalized_reward"] for r in rows[6:]] == [
+      g["normalized_reward"] for g in alone["planned"]["per_goal"]]
+  assert len(built) == 2
