@@ -18,12 +18,14 @@ Episodes already in a run's goals.csv (same epoch, goal set and evaluation seed)
 run again, and neither is the coverage of the same last epoch: a stopped evaluation
 resumes, and arms evaluated by separate processes (one per core) are tabulated together
 by a last call with all of them.
-It writes <out>/<arm>/s<seed>/ (progress.csv, summary.json, the per-goal CSV goals.csv,
-headings.png: the heading histogram of the last epoch's skills), the
-table <out>/campaign_table.md (mean ± standard error over goals x evaluation seeds, and
-over training seeds where there are several), <out>/campaign_paths.png (the coverage
-paths of each arm's first seed) and <out>/campaign_goal_curve.png (the paper-goal metric
-against env steps per arm, band = ±1 std over training seeds).
+It writes <out>/<arm>/s<seed>/ (progress.csv, summary.json with every epoch evaluated so
+far, the per-goal CSV goals.csv, headings_<epoch>.png: the heading histogram of the last
+epoch's skills), the table <out>/<name>_table.md (a row per run: mean ± standard error
+over goals x evaluation seeds; then a row per arm: mean ± std over training seeds, and
+how many seeds meet the campaign's targets), <out>/<name>_paths.png (the coverage paths
+of each arm's first seed) and <out>/<name>_goal_curve.png (the paper-goal metric against
+env steps per arm, band = ±1 std over training seeds). --name is "campaign" by default;
+stage 2 (2,000 epochs) uses --name=stage2, so that the stage-1 table stays.
 """
 
 from __future__ import annotations
@@ -131,14 +133,23 @@ def read_goal_rows(path: str) -> list[dict]:
     return [{k: GOAL_COLUMNS[k](v) for k, v in r.items()} for r in csv.DictReader(f)]
 
 
+def skills_by_epoch(summary: dict) -> dict[str, dict]:
+  """A run summary's skills reports {epoch: {coverage, headings}}; summaries written
+  before there could be several kept one, at "skills_epoch"."""
+  if "skills_epoch" in summary:
+    return {str(summary["skills_epoch"]): {k: summary[k] for k in ("coverage", "headings")}}
+  return dict(summary.get("skills", {}))
+
+
 def cached_skills_report(old_summary: dict, epoch: int, scratch: str,
                          load) -> tuple[dict, np.ndarray]:
   """skills_report of the checkpoint at `epoch`, reused from the run's previous summary
   and the paths saved beside its evaluation when both are of that epoch; `load()` gives
   the model otherwise."""
   paths = os.path.join(scratch, f"coverage_paths_{epoch}.npy")
-  if old_summary.get("skills_epoch") == epoch and os.path.exists(paths):
-    return {k: old_summary[k] for k in ("coverage", "headings")}, np.load(paths)
+  cached = skills_by_epoch(old_summary).get(str(epoch))
+  if cached is not None and os.path.exists(paths):
+    return cached, np.load(paths)
   skills, pos = skills_report(load(), scratch)
   os.makedirs(scratch, exist_ok=True)
 
@@ -231,25 +242,66 @@ def main(argv):
         panels[arm] = pos
       histogram = os.path.join(scratch, "headings.png")  # evaluate_headings' figure
       if os.path.exists(histogram):
-        shutil.copyfile(histogram, os.path.join(run_out, "headings.png"))
-      wanted = [r for r in goal_rows if r["epoch"] in epoch_steps and r["goal_set"] in sets
-                and r["eval_seed"] in eval_seeds]
+        shutil.copyfile(histogram, os.path.join(run_out, f"headings_{epochs[-1]}.png"))
+      wanted = [r for r in goal_rows if r["goal_set"] in sets and r["eval_seed"] in eval_seeds]
+      for r in wanted:  # epochs evaluated by an earlier call (another stage) stay
+        epoch_steps.setdefault(r["epoch"], r["env_steps"])
       summary = {"arm": arm, "seed": seed, "rise_threshold": FLAGS.rise_threshold,
                  "reward_rise_env_steps": reward_rise(progress, FLAGS.rise_threshold),
-                 "goal_reaching": run_summary(wanted, epoch_steps), "skills_epoch": epochs[-1],
-                 **skills}
+                 "goal_reaching": run_summary(wanted, dict(sorted(epoch_steps.items()))),
+                 "skills": {**skills_by_epoch(old), str(epochs[-1]): skills}}
       atomic_write(summary_json, json.dumps(summary, indent=1))
       results[(arm, seed)] = summary
-  write_table(out, results, arms, seeds, epochs[-1], sets)
-  write_figures(out, results, panels, arms, seeds, epochs, FLAGS.curve_goal_set)
+  write_table(out, FLAGS.name, results, arms, seeds, epochs[-1], sets)
+  write_figures(out, FLAGS.name, results, panels, arms, seeds, epochs, FLAGS.curve_goal_set)
 
 
-def _gap(summary: dict) -> str:
-  actual = summary.get("headings", {}).get("actual")
-  return f"{actual['largest_gap_deg']:.0f}°" if actual else "-"
+# The targets of the campaign (docs/experiments/README.md), met by a training seed when
+# all three hold at the table's epoch.
+TARGET_PAPER_MEAN = -0.35  # mean normalized reward on the paper's goals, eval seeds pooled
+TARGET_GOALS_CLOSE = 5  # paper goals ending below 0.3x their distance (mean over eval seeds)
+TARGET_GAP_DEG = 20.0  # largest empty arc of the rolled-out skills' headings
 
 
-def write_table(out: str, results: dict, arms, seeds, epoch: int, sets) -> None:
+def run_metrics(summary: dict, epoch: int) -> dict:
+  """One run's numbers at `epoch`: the normalized-reward mean per goal set ("means"),
+  paper goals below 0.3x (mean over eval seeds), cells visited, heading gap (degrees) and
+  reward rise (None where not measured), and whether it meets the targets."""
+  g = summary["goal_reaching"][str(epoch)]
+  skills = skills_by_epoch(summary).get(str(epoch), {})
+  actual = skills.get("headings", {}).get("actual")
+  close = g.get("paper", {}).get("below_0.3_per_seed")
+  m = {"means": {n: v["mean"] for n, v in g.items() if isinstance(v, dict)},
+       "close": float(np.mean(close)) if close else None,
+       "cells": skills.get("coverage", {}).get("cells_visited"),
+       "gap": actual["largest_gap_deg"] if actual else None,
+       "rise": summary["reward_rise_env_steps"]}
+  paper = m["means"].get("paper")
+  m["meets_targets"] = (None not in (paper, m["close"], m["gap"]) and
+                        paper >= TARGET_PAPER_MEAN and m["close"] >= TARGET_GOALS_CLOSE
+                        and m["gap"] <= TARGET_GAP_DEG)
+  return m
+
+
+def _mean_std(values, fmt: str) -> str:
+  """'mean ± std' over training seeds (population std); one value alone; '-' for none."""
+  v = [x for x in values if x is not None]
+  if not v:
+    return "-"
+  if len(v) == 1:
+    return format(v[0], fmt)
+  return f"{format(float(np.mean(v)), fmt)} ± {format(float(np.std(v)), fmt)}"
+
+
+def _rise(ms: list[dict]) -> str:
+  """The reward rise over seeds, saying how many seeds it has not risen for yet."""
+  late = sum(m["rise"] is None for m in ms)
+  return _mean_std([m["rise"] for m in ms], ",.0f") + (f" ({late} not yet)" if late else "")
+
+
+def write_table(out: str, name: str, results: dict, arms, seeds, epoch: int, sets) -> None:
+  """<out>/<name>_table.md: a row per run, then a row per arm (mean ± std over training
+  seeds, and how many seeds meet all three targets)."""
   lines = ["| arm | seed | env steps | " + " | ".join(
       f"{s}: normalized reward (mean ± SE)" for s in sets) +
       " | paper goals below 0.3x (per eval seed) | cells visited | largest heading gap | "
@@ -258,22 +310,44 @@ def write_table(out: str, results: dict, arms, seeds, epoch: int, sets) -> None:
     for seed in seeds:
       s = results[(arm, seed)]
       g = s["goal_reaching"][str(epoch)]
-      cells = s.get("coverage", {}).get("cells_visited", "-")
-      rise = s["reward_rise_env_steps"]
+      m = run_metrics(s, epoch)
+      close = "/".join(str(c) for c in g.get("paper", {}).get("below_0.3_per_seed", []))
+      gap = f"{m['gap']:.0f}°" if m["gap"] is not None else "-"
+      rise = f"{m['rise']:,}" if m["rise"] else "not yet"
       lines.append(f"| {arm} | {seed} | {g['env_steps']:,} | " + " | ".join(
           f"{g[n]['mean']:.3f} ± {g[n]['se']:.3f}" for n in sets) +
-          f" | {'/'.join(str(c) for c in g.get('paper', {}).get('below_0.3_per_seed', []))}"
-          f" | {cells} | {_gap(s)} | {f'{rise:,}' if rise else 'not yet'} |")
-  atomic_write(os.path.join(out, "campaign_table.md"), "\n".join(lines) + "\n")
+          f" | {close} | {_mean_std([m['cells']], 'd')} | {gap} | {rise} |")
+  lines += ["", f"Per arm, mean ± std (ddof 0, as the figure's bands) over training seeds "
+            f"{', '.join(map(str, seeds))}; a "
+            f"seed meets the targets when its paper-goal mean is ≥ {TARGET_PAPER_MEAN}, at "
+            f"least {TARGET_GOALS_CLOSE} of 6 paper goals end below 0.3x their distance "
+            f"(mean over evaluation seeds) and its largest heading gap is ≤ "
+            f"{TARGET_GAP_DEG:.0f}°.", "",
+            "| arm | seeds | " + " | ".join(f"{s}: normalized reward" for s in sets) +
+            " | paper goals below 0.3x (of 6) | cells visited | largest heading gap (°) | "
+            "reward rise (env steps) | seeds meeting the targets |",
+            "|" + " --- |" * (7 + len(sets))]
+  for arm in arms:
+    ms = [run_metrics(results[(arm, seed)], epoch) for seed in seeds]
+    lines.append(f"| {arm} | {len(ms)} | " + " | ".join(
+        _mean_std([m["means"].get(n) for m in ms], ".3f") for n in sets) +
+        f" | {_mean_std([m['close'] for m in ms], '.1f')}"
+        f" | {_mean_std([m['cells'] for m in ms], '.0f')}"
+        f" | {_mean_std([m['gap'] for m in ms], '.0f')}"
+        f" | {_rise(ms)}"
+        f" | {sum(m['meets_targets'] for m in ms)}/{len(ms)} |")
+  atomic_write(os.path.join(out, f"{name}_table.md"), "\n".join(lines) + "\n")
   print("\n".join(lines))
 
 
-def write_figures(out: str, results: dict, panels: dict, arms, seeds, epochs,
+def write_figures(out: str, name: str, results: dict, panels: dict, arms, seeds, epochs,
                   curve_set: str) -> None:
+  """<out>/<name>_paths.png (each arm's first seed's skills at the last epoch) and
+  <out>/<name>_goal_curve.png (the curve goal set's metric at every epoch, per arm)."""
   if panels:
     plots.plot_path_panels(
-        os.path.join(out, "campaign_paths.png"),
-        {f"{arm}: {results[(arm, seeds[0])]['coverage']['cells_visited']} cells": p
+        os.path.join(out, f"{name}_paths.png"),
+        {f"{arm}: {run_metrics(results[(arm, seeds[0])], epochs[-1])['cells']} cells": p
          for arm, p in panels.items()},
         title=f"Ant x-y: 48 prior skills, 200 steps each, after {epochs[-1]} epochs "
               f"(training seed {seeds[0]}, eval seed 0)")
@@ -287,7 +361,7 @@ def write_figures(out: str, results: dict, panels: dict, arms, seeds, epochs,
     label = f"{arm} ({len(seeds)} seed{'s' if len(seeds) > 1 else ''})"
     bands.append(plots.Band(label, np.asarray(steps, np.float64), np.mean(curves, 0),
                             np.std(curves, 0)))
-  plots.plot_bands(os.path.join(out, "campaign_goal_curve.png"),
+  plots.plot_bands(os.path.join(out, f"{name}_goal_curve.png"),
                    {f"{curve_set} goals: mean normalized reward": bands},
                    title="Ant x-y goal reaching against training (0 is perfect)",
                    markers="dot: an evaluated checkpoint")
@@ -310,6 +384,9 @@ def define_flags() -> None:
   flags.DEFINE_float("rise_threshold", 0.2, "Intrinsic reward (10-epoch mean) that counts as "
                      "risen.")
   flags.DEFINE_string("out", "docs/experiments", "Where the tables, figures and per-run files go.")
+  flags.DEFINE_string("name", "campaign", "Prefix of the table and figures: <name>_table.md, "
+                      "<name>_paths.png, <name>_goal_curve.png (e.g. stage2 for stage 2, so "
+                      "that the stage-1 table stays).")
 
 
 if __name__ == "__main__":

@@ -46,17 +46,47 @@ def test_goal_rows_read_back_typed_so_evaluated_episodes_are_skipped(tmp_path):
   assert campaign.read_goal_rows(str(tmp_path / "none.csv")) == []
 
 
+def _summary(paper, close, cells, gap, rise, epoch=1000):
+  goal = {"mean": paper, "se": 0.01, "below_0.3_per_seed": close}
+  return {"goal_reaching": {str(epoch): {"env_steps": 502000, "paper": goal,
+                                         "random30": dict(goal, mean=paper - 0.1)}},
+          "skills": {str(epoch): {"coverage": {"cells_visited": cells},
+                                  "headings": {"actual": {"largest_gap_deg": gap}}}},
+          "reward_rise_env_steps": rise}
+
+
 def test_table_rows_have_as_many_cells_as_the_header(tmp_path):
-  goal = {"mean": -0.5, "se": 0.01, "below_0.3_per_seed": [4, 3]}
-  summary = {"goal_reaching": {"1000": {"env_steps": 502000, "paper": goal, "random30": goal}},
-             "coverage": {"cells_visited": 272}, "reward_rise_env_steps": 280500,
-             "headings": {"actual": {"largest_gap_deg": 105.2}}}
-  campaign.write_table(str(tmp_path), {("sphere", 0): summary}, ["sphere"], [0], 1000,
+  results = {("sphere", 0): _summary(-0.5, [4, 3], 272, 105.2, 280500),
+             ("sphere", 1): _summary(-0.3, [5, 6], 300, 15.0, None)}
+  campaign.write_table(str(tmp_path), "stage9", results, ["sphere"], [0, 1], 1000,
                        ["paper", "random30"])
-  lines = (tmp_path / "campaign_table.md").read_text().splitlines()
-  assert len({line.count("|") for line in lines}) == 1, lines
-  assert lines[2] == ("| sphere | 0 | 502,000 | -0.500 ± 0.010 | -0.500 ± 0.010 | 4/3 | 272 | "
-                      "105° | 280,500 |")
+  lines = (tmp_path / "stage9_table.md").read_text().splitlines()
+  runs, arms = lines[:lines.index("")], lines[lines.index("") + 3:]
+  for table in (runs, arms):
+    assert len({line.count("|") for line in table}) == 1, table
+  assert runs[2] == ("| sphere | 0 | 502,000 | -0.500 ± 0.010 | -0.600 ± 0.010 | 4/3 | 272 | "
+                     "105° | 280,500 |")
+  assert runs[3].endswith("| 5/6 | 300 | 15° | not yet |")
+  # Per arm: mean ± std over the two seeds; only seed 1 meets all three targets.
+  assert arms[2] == ("| sphere | 2 | -0.400 ± 0.100 | -0.500 ± 0.100 | 4.5 ± 1.0 | 286 ± 14 | "
+                     "60 ± 45 | 280,500 (1 not yet) | 1/2 |")
+
+
+def test_a_seed_meets_the_targets_only_when_all_three_hold():
+  meets = lambda s: campaign.run_metrics(s, 1000)["meets_targets"]  # noqa: E731
+  assert meets(_summary(-0.35, [5, 5, 5, 5, 5], 300, 20.0, 1))
+  assert not meets(_summary(-0.36, [6] * 5, 300, 10.0, 1))  # the paper-goal mean
+  assert not meets(_summary(-0.2, [5, 5, 5, 5, 4], 300, 10.0, 1))  # 4.8 goals on average
+  assert not meets(_summary(-0.2, [6] * 5, 300, 21.0, 1))  # the heading gap
+
+
+def test_summaries_written_before_keep_their_skills_report():
+  old = {"skills_epoch": 1000, "coverage": {"cells_visited": 371},
+         "headings": {"actual": {"largest_gap_deg": 56.0}}}
+  assert campaign.skills_by_epoch(old) == {"1000": {"coverage": {"cells_visited": 371},
+                                                     "headings": old["headings"]}}
+  new = _summary(-0.5, [1], 10, 30.0, None, epoch=2000)
+  assert list(campaign.skills_by_epoch(new)) == ["2000"]
 
 
 def test_a_checkpoint_is_evaluated_with_one_controller_for_every_seed(tmp_path, monkeypatch):
