@@ -141,16 +141,21 @@ def skills_by_epoch(summary: dict) -> dict[str, dict]:
   return dict(summary.get("skills", {}))
 
 
-def cached_skills_report(old_summary: dict, epoch: int, scratch: str,
-                         load) -> tuple[dict, np.ndarray]:
+def cached_skills_report(old_summary: dict, epoch: int, scratch: str, load,
+                         histogram_out: str) -> tuple[dict, np.ndarray]:
   """skills_report of the checkpoint at `epoch`, reused from the run's previous summary
   and the paths saved beside its evaluation when both are of that epoch; `load()` gives
-  the model otherwise."""
+  the model otherwise, and its heading histogram is copied to `histogram_out`."""
   paths = os.path.join(scratch, f"coverage_paths_{epoch}.npy")
   cached = skills_by_epoch(old_summary).get(str(epoch))
   if cached is not None and os.path.exists(paths):
     return cached, np.load(paths)
+  histogram = os.path.join(scratch, "headings.png")  # evaluate_headings' figure
+  if os.path.exists(histogram):
+    os.remove(histogram)  # another epoch's: never copied under this one's name
   skills, pos = skills_report(load(), scratch)
+  if os.path.exists(histogram):
+    shutil.copyfile(histogram, histogram_out)
   os.makedirs(scratch, exist_ok=True)
 
   def save(tmp: str) -> None:
@@ -236,13 +241,11 @@ def main(argv):
             goal_rows.append({"epoch": epoch, "env_steps": epoch_steps[epoch], **row})
           atomic_write_csv(goals_csv, goal_rows)  # a stopped evaluation keeps what it did
         print(f"{arm} s{seed} epoch {epoch}: evaluated", flush=True)
-      skills, pos = cached_skills_report(old, epochs[-1], scratch, lambda: load_model(
-          logdir, which=str(epochs[-1]), seed=seed))
+      skills, pos = cached_skills_report(
+          old, epochs[-1], scratch, lambda: load_model(logdir, which=str(epochs[-1]), seed=seed),
+          os.path.join(run_out, f"headings_{epochs[-1]}.png"))
       if seed == seeds[0]:
         panels[arm] = pos
-      histogram = os.path.join(scratch, "headings.png")  # evaluate_headings' figure
-      if os.path.exists(histogram):
-        shutil.copyfile(histogram, os.path.join(run_out, f"headings_{epochs[-1]}.png"))
       wanted = [r for r in goal_rows if r["goal_set"] in sets and r["eval_seed"] in eval_seeds]
       for r in wanted:  # epochs evaluated by an earlier call (another stage) stay
         epoch_steps.setdefault(r["epoch"], r["env_steps"])

@@ -89,6 +89,20 @@ def test_summaries_written_before_keep_their_skills_report():
   assert list(campaign.skills_by_epoch(new)) == ["2000"]
 
 
+def test_a_cached_skills_report_loads_no_model_and_copies_no_histogram(tmp_path):
+  np.save(tmp_path / "coverage_paths_1000.npy", np.zeros((2, 3, 2)))
+  (tmp_path / "headings.png").write_bytes(b"the histogram of some later epoch")
+  old = _summary(-0.5, [1], 10, 30.0, None)
+  out = tmp_path / "headings_1000.png"
+
+  def load():
+    raise AssertionError("a cached report loaded the model")
+
+  skills, pos = campaign.cached_skills_report(old, 1000, str(tmp_path), load, str(out))
+  assert skills == old["skills"]["1000"] and pos.shape == (2, 3, 2)
+  assert not out.exists()
+
+
 def test_a_checkpoint_is_evaluated_with_one_controller_for_every_seed(tmp_path, monkeypatch):
   # pylint: disable=import-outside-toplevel  (JAX and MuJoCo only for this test)
   from unsupervised_skill_learning.planning import goal_reaching
