@@ -18,7 +18,8 @@ excluded). Items:
      collect 8 steps per env, 8 + 32 updates of batch 4096 per epoch)
   i  one goal-reaching evaluation of the shipped Ant (pretrained/ant_xy) at evaluation
      seed 0: the paper's 6 goals, each with MPC and with random skills (200-step
-     episodes), plots included, no videos
+     episodes), plots included, no videos; each call compiles its planner, as one
+     --run_eval does (the policy's compiled act is reused)
 
 g and h are meant for an accelerator (python -m benchmarks.run --only=gh on a GPU
 machine with the cuda extra); on a CPU they run with small env counts and say so.
